@@ -1,0 +1,103 @@
+"""Reconstruction metrics with the paper's exact formulas (``metamer/metrics.py``, EPSILON = 1e-6).
+
+For prediction ``p`` and ground truth ``g``, ``(N, bands, H, W)`` in [0, 1] units:
+
+* MRAE = mean |p - g| / (g + eps)                       (no clamping; eps = 1e-6, ``eps=0`` = MST++)
+* RMSE = sqrt(mean (p - g)^2)                            (no clamping)
+* PSNR: p, g clamped to [0, 1], x 255; per image n and band c: MSE = sum_hw diff^2 / (H W),
+  PSNR = 10 log10(255^2 / MSE); mean over n and c (``psnr_mode="band"``, the paper's) or one MSE over
+  the whole cube per image (``psnr_mode="cube"``, the MST++ toolbox's)
+* SAM: per pixel arccos(clamp(<p, g> / (|p| |g| + eps), -1, 1)) in radians, p, g clamped to [0, 1],
+  mean over pixels
+
+The ``*_per_image`` functions return ``(N,)``; ``compute_metrics`` returns a dict of per-image values
+and ``summarise`` averages over images (every reported number is a mean over images, as upstream).
+An optional ``border`` crop removes that many pixels from each side first (MST++ evaluation: 128).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping
+
+import torch
+
+EPSILON = 1e-6
+METRIC_NAMES = ("MRAE", "RMSE", "PSNR", "SAM")
+
+
+def crop_border(x: torch.Tensor, border: int) -> torch.Tensor:
+    """Remove ``border`` pixels from every side of the last two axes."""
+    if border <= 0:
+        return x
+    h, w = x.shape[-2:]
+    if 2 * border >= h or 2 * border >= w:
+        raise ValueError(f"border {border} leaves nothing of a {h}x{w} image")
+    return x[..., border:h - border, border:w - border]
+
+
+def _check(p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if p.shape != g.shape:
+        raise ValueError(f"prediction {tuple(p.shape)} and ground truth {tuple(g.shape)} differ in shape")
+    if p.ndim == 3:
+        p, g = p.unsqueeze(0), g.unsqueeze(0)
+    if p.ndim != 4:
+        raise ValueError(f"expected (N, bands, H, W) tensors, got {tuple(p.shape)}")
+    return p.to(torch.float64), g.to(torch.float64)
+
+
+def mrae_per_image(p: torch.Tensor, g: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
+    """Mean relative absolute error per image, ``(N,)``."""
+    p, g = _check(p, g)
+    return ((p - g).abs() / (g + eps)).mean(dim=(1, 2, 3))
+
+
+def rmse_per_image(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Root mean squared error per image, ``(N,)``."""
+    p, g = _check(p, g)
+    return ((p - g) ** 2).mean(dim=(1, 2, 3)).sqrt()
+
+
+def psnr_per_image(p: torch.Tensor, g: torch.Tensor, mode: str = "band") -> torch.Tensor:
+    """PSNR in dB per image, ``(N,)``: per-band mean (``"band"``, paper) or whole cube (``"cube"``).
+
+    A band (or cube) with zero error gives +inf, as upstream.
+    """
+    p, g = _check(p, g)
+    d = (p.clamp(0, 1) * 255 - g.clamp(0, 1) * 255) ** 2
+    if mode == "band":
+        mse = d.mean(dim=(2, 3))
+        return (10 * torch.log10(255.0 ** 2 / mse)).mean(dim=1)
+    if mode == "cube":
+        return 10 * torch.log10(255.0 ** 2 / d.mean(dim=(1, 2, 3)))
+    raise ValueError(f"psnr mode must be 'band' or 'cube', got {mode!r}")
+
+
+def sam_per_image(p: torch.Tensor, g: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
+    """Mean spectral angle in radians per image, ``(N,)``."""
+    p, g = _check(p, g)
+    p, g = p.clamp(0, 1), g.clamp(0, 1)
+    cos = (p * g).sum(1) / (p.norm(dim=1) * g.norm(dim=1) + eps)
+    return torch.arccos(cos.clamp(-1, 1)).mean(dim=(1, 2))
+
+
+def compute_metrics(p: torch.Tensor, g: torch.Tensor, border: int = 0, mrae_eps: float = EPSILON,
+                    psnr_mode: str = "band") -> dict[str, torch.Tensor]:
+    """All four metrics per image: ``{"MRAE": (N,), "RMSE": (N,), "PSNR": (N,), "SAM": (N,)}``."""
+    p, g = crop_border(p, border), crop_border(g, border)
+    return {"MRAE": mrae_per_image(p, g, mrae_eps), "RMSE": rmse_per_image(p, g),
+            "PSNR": psnr_per_image(p, g, psnr_mode), "SAM": sam_per_image(p, g)}
+
+
+def summarise(per_image: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Mean of each metric over images (rows of per-image dicts); NaN where there are no rows."""
+    rows = list(per_image)
+    out = {}
+    for name in METRIC_NAMES:
+        vals = [float(r[name]) for r in rows if name in r]
+        out[name] = sum(vals) / len(vals) if vals else math.nan
+    return out
+
+
+def mrae_loss(p: torch.Tensor, g: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
+    """Differentiable MRAE over the whole batch (training loss), same formula as ``mrae_per_image``."""
+    return ((p - g).abs() / (g + eps)).mean()
