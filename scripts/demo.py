@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     ap.add_argument("--alphas", type=float, nargs="+", default=[-1.0, 0.0, 0.5, 2.0], help="metameric-black coefficients")
     ap.add_argument("--modes", nargs="+", default=["clip", "exact"], choices=["clip", "exact"])
     ap.add_argument("--npe", type=float, default=1000.0, help="Poisson noise: photo-electrons at signal 1.0")
-    ap.add_argument("--psf_name", default="None", help="PSF in --psf_path, or None")
+    ap.add_argument("--psf_name", default="double_gauss_50mm_F1.8", help="PSF in --psf_path, or None")
     ap.add_argument("--psf_path", default="PSFs")
     ap.add_argument("--camera", default="basler_a2A5320-23ucBAS", help="camera name or .npz/.csv file")
     ap.add_argument("--seed", type=int, default=0)
