@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 
-import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint, load_state_dict_strict, save_checkpoint

@@ -1,0 +1,21 @@
+"""Train an RGB-to-hyperspectral network without metamers (the paper's baseline, Tables VI/VII).
+
+Data: ``<dataset_path>/<NAME>/<noise><npe>_<psf>/Train_Metamer_RGB/<scene>_original.<fmt>`` with
+``<NAME>/Train_Spec/<scene>.mat`` (``--data_join standard``; ``metamer``/``both`` use the metamers too),
+made by ``metamer/generate_metamers.py``. Run folder:
+``<result_root>/No_metamer_<loss>_<fmt>_<noise><npe>_<psf>_<method>_<dataset>``.
+"""
+import argparse
+
+from hsi.train.cli import add_rgb2hs_args
+from hsi.train.experiments import run_rgb2hs_training
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_rgb2hs_args(ap, "./RGB2HS/train_exp", wandb_default=False, percent=True, data_join=True)
+    run_rgb2hs_training(ap.parse_args(argv), "no_metamer")
+
+
+if __name__ == "__main__":
+    main()
