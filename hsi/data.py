@@ -34,14 +34,11 @@ class DataError(ValueError):
 # ------------------------------------------------------------------------------------------ splits
 def read_split(dataset_dir: str | os.PathLike, which: str) -> list[str]:
     """Scene stems of ``<dataset_dir>/split_txt/<which>_list.txt`` (``which``: train or valid), in file order."""
-    path = Path(dataset_dir) / "split_txt" / f"{which}_list.txt"
-    if not path.is_file():
-        raise DataError(f"split list not found: {path}")
-    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    names = [Path(n).stem if n.endswith(".mat") else n for n in names]
-    if not names:
-        raise DataError(f"split list is empty: {path}")
-    return names
+    from hsi.datasets import SplitListError, read_split_list, split_list_path
+    try:
+        return read_split_list(split_list_path(dataset_dir, which))
+    except SplitListError as exc:
+        raise DataError(str(exc)) from None
 
 
 def select_percent(scenes: Sequence[str], percent: float | None, seed: int) -> list[str]:

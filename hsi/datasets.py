@@ -1,11 +1,19 @@
-"""Dataset specifications: one entry per dataset the toolkit knows.
+"""Dataset specifications and dataset folders.
 
 Each spec gives the image size in the toolkit's format, the auto-exposure target used when rendering
 RGB from it (the paper's ``TYPICAL_SCENE_REFLECTIVITY``), and the evaluated region.
+
+A dataset folder ``<dataset_path>/<NAME>/`` holds ``Train_Spec/<scene>.mat`` (train and valid scenes
+together), ``split_txt/{train,valid}_list.txt`` (one scene stem per line) and, for ARAD_1K and SYNTH,
+``Train_RGB/<scene>.jpg``; generated data go to ``<noise_type><npe>_<psf_name>/`` beside them.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from hsi.io.atomic import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -41,3 +49,93 @@ def get_dataset_spec(name: str) -> DatasetSpec:
         if key.lower() == str(name).lower():
             return spec
     raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+
+
+# ------------------------------------------------------------------------------ folders and split lists
+SPLITS = ("train", "valid")
+"""The split lists every dataset folder holds: ``split_txt/train_list.txt`` and ``valid_list.txt``."""
+
+SPEC_DIR = "Train_Spec"
+RGB_DIR = "Train_RGB"
+SPLIT_DIR = "split_txt"
+
+REPO_DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
+"""``datasets/`` of the toolkit's checkout: the paper's split lists ship in ``<NAME>/split_txt/``."""
+
+
+class SplitListError(FileNotFoundError):
+    """A split list that is missing or unusable; the message names the file."""
+
+
+def dataset_dir(dataset_path: str | os.PathLike, name: str) -> Path:
+    """``<dataset_path>/<NAME>`` with the dataset's canonical spelling (``arad_1k`` -> ``ARAD_1K``).
+
+    A folder spelled exactly as given is used when it exists and the canonical one does not.
+    Raises ``ValueError`` for an unknown dataset name.
+    """
+    spec = get_dataset_spec(name)
+    root = Path(dataset_path)
+    canonical = root / spec.name
+    if not canonical.exists() and (root / str(name)).exists():
+        return root / str(name)
+    return canonical
+
+
+def split_list_path(ds_dir: str | os.PathLike, split: str) -> Path:
+    """``<ds_dir>/split_txt/<split>_list.txt``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return Path(ds_dir) / SPLIT_DIR / f"{split}_list.txt"
+
+
+def read_split_list(path: str | os.PathLike) -> list[str]:
+    """Scene stems of a split list, in file order (one per line; blank lines ignored).
+
+    Raises ``SplitListError`` (naming the file) when it is missing, empty, or holds duplicates or
+    names with a path separator or a ``.mat`` suffix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SplitListError(f"{path}: split list not found (each dataset folder needs "
+                             f"{SPLIT_DIR}/train_list.txt and valid_list.txt)")
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not names:
+        raise SplitListError(f"{path}: split list is empty")
+    bad = [n for n in names if "/" in n or "\\" in n or n.lower().endswith(".mat")]
+    if bad:
+        raise SplitListError(f"{path}: entries must be scene stems without folder or suffix, got {bad[:3]}")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SplitListError(f"{path}: duplicate scenes {dup[:5]}")
+    return names
+
+
+def read_splits(ds_dir: str | os.PathLike, splits: tuple[str, ...] = SPLITS) -> dict[str, list[str]]:
+    """``{split: scene stems}`` of a dataset folder; ``SplitListError`` if a list is missing or if a
+    scene is in two lists."""
+    out = {s: read_split_list(split_list_path(ds_dir, s)) for s in splits}
+    seen: dict[str, str] = {}
+    for s, names in out.items():
+        for n in names:
+            if n in seen:
+                raise SplitListError(f"{Path(ds_dir) / SPLIT_DIR}: scene {n!r} is in both the {seen[n]} "
+                                     f"and the {s} list")
+            seen[n] = s
+    return out
+
+
+def write_split_lists(ds_dir: str | os.PathLike, splits: dict[str, list[str]]) -> None:
+    """Write ``split_txt/<split>_list.txt`` atomically, one stem per line, LF endings."""
+    for s, names in splits.items():
+        atomic_write_text(split_list_path(ds_dir, s), "".join(f"{n}\n" for n in names))
+
+
+def shipped_split_dir(name: str) -> Path | None:
+    """The toolkit's ``datasets/<NAME>/split_txt`` for a known dataset, if present in the checkout."""
+    d = REPO_DATASETS_DIR / get_dataset_spec(name).name / SPLIT_DIR
+    return d if all((d / f"{s}_list.txt").is_file() for s in SPLITS) else None
+
+
+def spec_path(ds_dir: str | os.PathLike, scene: str) -> Path:
+    """``<ds_dir>/Train_Spec/<scene>.mat`` (built from the stem, never by substring replacement)."""
+    return Path(ds_dir) / SPEC_DIR / f"{scene}.mat"

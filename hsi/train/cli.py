@@ -15,6 +15,7 @@ import torch
 from hsi.camera import load_camera
 from hsi.data import DataError, SceneCache, ScenePair, SceneStats
 from hsi.io import atomic_write_text
+from hsi.metamer_data import psf_label, variant_dir_name
 from hsi.render import RenderConfig, convolve_psf, expose_and_quantise, project
 
 DATA_JOINS = ("standard", "metamer", "both")
@@ -27,14 +28,9 @@ def str2bool(value: str | bool) -> bool:
     return str(value).strip().lower() in ("yes", "y", "true", "t", "1")
 
 
-def psf_label(psf_name: str | None) -> str:
-    """The paper's folder label of a PSF: its name, or ``None``."""
-    return "None" if psf_name is None or str(psf_name).lower() in ("none", "") else str(psf_name)
-
-
 def generated_dir(dataset_path: str, dataset_name: str, noise_type: str, npe: int, psf_name: str | None) -> Path:
     """``<dataset_path>/<NAME>/<noise_type><npe>_<psf>``: where ``generate_metamers.py`` writes."""
-    return Path(dataset_path) / dataset_name / f"{noise_type}{int(npe)}_{psf_label(psf_name)}"
+    return Path(dataset_path) / dataset_name / variant_dir_name(noise_type, npe, psf_name)
 
 
 def generate_command(args) -> str:

@@ -1,0 +1,501 @@
+"""Converters from the raw CAVE, ICVL and KAUST releases to the toolkit's format, and dataset checks.
+
+Every converter writes ``<dest_root>/Train_Spec/<scene>.mat`` with ``hsi.io.write_mat_cube``: MATLAB
+v7.3, ``cube`` of shape ``(31, H, W)`` float32 (400-700 nm at 10 nm), as ARAD_1K is published and as
+the paper's ``prepare_*.py`` write it. What each raw format gives (the paper's conversions, exactly):
+
+* **CAVE**: per scene 31 16-bit greyscale PNGs ``<scene>/<scene>/<scene>_01.png`` ... ``_31.png``
+  (400 ... 700 nm; ``<scene>/<scene>_NN.png`` is accepted too), divided by 65535 -> ``(31, 512, 512)``.
+  ``watercolors_ms`` is skipped as the paper does (its PNGs are 8-bit RGBA; it is in no split list).
+* **ICVL**: ``<scene>.mat`` with variable ``rad`` (v7.3 as released; v5 accepted), divided by 4095,
+  rotated "upright" as the paper does (h5py array ``(31, 1392, 1300)`` -> full transpose -> ``np.rot90``)
+  -> ``(31, 1392, 1300)``.
+* **KAUST**: ``<scene>.mat`` with variable ``hsi``, 34 bands 400-730 nm, divided by 4095, the 31 bands
+  400-700 nm kept, spatial axes swapped as the paper does -> ``(31, 512, 512)``. Both the original v5
+  files (scipy.io) and the 2026 re-release in v7.3 (HDF5) are read.
+
+Conversion is resumable (scenes already converted are skipped; ``overwrite`` redoes them, replacing
+each file atomically, so nothing converted is ever lost), processes scenes in sorted order, and stops
+at the first corrupt or unexpected input with a ``RawFileError`` naming the file, or skips it with a
+warning when ``skip_bad``. The paper's split lists are copied verbatim into ``<dest_root>/split_txt``
+when missing there. A ``conversion_manifest.json`` records the provenance.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hsi.datasets import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, SplitListError, get_dataset_spec, read_split_list,
+                          shipped_split_dir, split_list_path)
+from hsi.io import DEFAULT_WAVELENGTHS_NM, SpectralFileError, atomic_write_json, provenance, read_mat_cube, write_mat_cube
+from hsi.io.mat import is_hdf5
+
+KAUST_WAVELENGTHS_NM = np.arange(400.0, 731.0, 10.0)
+"""The 34 bands of the raw KAUST files (400-730 nm at 10 nm); the first 31 are kept."""
+
+
+class RawFileError(ValueError):
+    """A raw input file that is corrupt or not what the converter expects; the message names it."""
+
+
+# ------------------------------------------------------------------------------------------- CAVE
+def _trailing_int(path: Path) -> int:
+    m = re.search(r"(\d+)$", path.stem)
+    return int(m.group(1)) if m else -1
+
+
+def cave_band_files(scene_dir: Path) -> list[Path]:
+    """The band PNGs of a CAVE scene folder, in band order (by their trailing number)."""
+    inner = scene_dir / scene_dir.name
+    folder = inner if inner.is_dir() else scene_dir
+    return sorted(folder.glob("*.png"), key=lambda p: (_trailing_int(p), p.name))
+
+
+def list_cave(root: Path) -> list[tuple[str, Path]]:
+    """``(scene, scene folder)`` for every sub-folder of ``root`` holding PNGs, sorted by name."""
+    return [(d.name, d) for d in sorted(p for p in root.iterdir() if p.is_dir()) if cave_band_files(d)]
+
+
+def load_cave(scene_dir: Path) -> np.ndarray:
+    """A CAVE scene as ``(31, 512, 512)`` float32 in [0, 1] (16-bit PNGs / 65535)."""
+    import cv2
+    files = cave_band_files(scene_dir)
+    if len(files) != 31:
+        raise RawFileError(f"{scene_dir}: {len(files)} band PNGs, expected 31 (<scene>_01.png ... _31.png)")
+    bands = []
+    for f in files:
+        img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise RawFileError(f"{f}: not a readable PNG image")
+        if img.ndim != 2 or img.dtype != np.uint16:
+            shape = "x".join(map(str, img.shape))
+            raise RawFileError(f"{f}: expected a 16-bit greyscale PNG, got {img.dtype} {shape}")
+        bands.append(img)
+    shapes = {b.shape for b in bands}
+    if len(shapes) != 1:
+        raise RawFileError(f"{scene_dir}: band images differ in size {sorted(shapes)}")
+    return (np.stack(bands).astype(np.float32) / np.float32(65535.0))
+
+
+# ------------------------------------------------------------------------------------------- ICVL
+def list_mat_files(root: Path) -> list[tuple[str, Path]]:
+    """``(stem, file)`` of the ``.mat`` files in ``root`` (or below it when none at the top), sorted."""
+    files = sorted(root.glob("*.mat")) or sorted(root.rglob("*.mat"))
+    return [(f.stem, f) for f in files]
+
+
+def _read_raw(path: Path, key: str, bands: int, wavelengths_nm: np.ndarray) -> np.ndarray:
+    """``(bands, H, W)`` in MATLAB orientation (``H`` = MATLAB rows) from a v5 or v7.3 file."""
+    try:
+        return read_mat_cube(path, key=key, expected_bands=bands, wavelengths_nm=wavelengths_nm).cube
+    except SpectralFileError as exc:
+        raise RawFileError(str(exc)) from None
+
+
+def load_icvl(path: Path) -> np.ndarray:
+    """An ICVL scene as ``(31, 1392, 1300)`` float32: ``rad / 4095``, turned upright like the paper.
+
+    The paper reads ``rad`` with h5py (array ``x`` of shape ``(31, X, Y)``), takes ``np.rot90(x.T)``
+    (``(X, Y, 31)``) and stores that as ``(H, W, 31)``; here the same result is built from the
+    MATLAB-oriented cube ``(31, Y, X)`` of ``read_mat_cube`` as ``np.rot90(cube, 1, axes=(1, 2))``.
+    """
+    cube = _read_raw(path, "rad", 31, DEFAULT_WAVELENGTHS_NM)
+    return np.ascontiguousarray(np.rot90(cube, k=1, axes=(1, 2))) / np.float32(4095.0)
+
+
+# ------------------------------------------------------------------------------------------ KAUST
+def load_kaust(path: Path) -> np.ndarray:
+    """A KAUST scene as ``(31, 512, 512)`` float32: ``hsi / 4095``, bands 400-700 nm of 400-730 nm.
+
+    The paper reads ``hsi`` (MATLAB ``(R, C, 34)``) with scipy.io and stores ``hsi[:, :, :31]
+    .transpose(1, 0, 2)`` as ``(H, W, 31)``; the same orientation is used for v5 and v7.3 files.
+    """
+    cube = _read_raw(path, "hsi", 34, KAUST_WAVELENGTHS_NM)
+    return np.ascontiguousarray(cube[:31].transpose(0, 2, 1)) / np.float32(4095.0)
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """How to list and load one raw dataset."""
+
+    name: str
+    list_scenes: Callable[[Path], list[tuple[str, Path]]]
+    load: Callable[[Path], np.ndarray]
+    description: str
+    skip_scenes: tuple[str, ...] = ()
+
+
+RAW_FORMATS: dict[str, RawFormat] = {
+    "CAVE": RawFormat("CAVE", list_cave, load_cave, "31 16-bit PNGs per scene / 65535",
+                      skip_scenes=("watercolors_ms",)),
+    "ICVL": RawFormat("ICVL", list_mat_files, load_icvl, ".mat key 'rad' / 4095, rotated upright (paper)"),
+    "KAUST": RawFormat("KAUST", list_mat_files, load_kaust,
+                       ".mat key 'hsi' (v5 or v7.3) / 4095, bands 400-700 of 400-730 nm, axes swapped (paper)"),
+}
+
+
+# ------------------------------------------------------------------------------------- conversion
+def copy_shipped_splits(name: str, dest_root: Path) -> str:
+    """Copy the paper's split lists (``datasets/<NAME>/split_txt``) to ``dest_root`` if it has none.
+
+    Returns what was done: ``"kept"`` (dest has lists), ``"copied"`` or ``"none shipped"``.
+    """
+    dest = dest_root / SPLIT_DIR
+    if all(split_list_path(dest_root, s).is_file() for s in SPLITS):
+        return "kept"
+    src = shipped_split_dir(name)
+    if src is None:
+        return "none shipped"
+    dest.mkdir(parents=True, exist_ok=True)
+    for s in SPLITS:
+        target = split_list_path(dest_root, s)
+        if not target.is_file():
+            from hsi.io import atomic_path
+            with atomic_path(target) as tmp:
+                shutil.copyfile(src / f"{s}_list.txt", tmp)
+    return "copied"
+
+
+def _converted_ok(path: Path) -> bool:
+    """A converted file that exists and is a complete HDF5 file (writes are atomic)."""
+    try:
+        return path.is_file() and path.stat().st_size > 0 and is_hdf5(path)
+    except OSError:
+        return False
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion did; ``bad`` maps a skipped input to its error message."""
+
+    converted: list[str] = field(default_factory=list)
+    skipped_existing: list[str] = field(default_factory=list)
+    skipped_by_rule: list[str] = field(default_factory=list)
+    bad: dict[str, str] = field(default_factory=dict)
+    missing_from_splits: list[str] = field(default_factory=list)
+    splits: str = ""
+    seconds: float = 0.0
+
+
+def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str | os.PathLike,
+                    skip_bad: bool = False, overwrite: bool = False, progress: bool = True,
+                    warn: Callable[[str], None] | None = None) -> ConversionReport:
+    """Convert a raw CAVE / ICVL / KAUST release to ``<dest_root>/Train_Spec/<scene>.mat``.
+
+    Args:
+        name: ``"CAVE"``, ``"ICVL"`` or ``"KAUST"`` (case-insensitive).
+        dataset_root: the raw dataset folder.
+        dest_root: output folder (created with its parents).
+        skip_bad: skip corrupt/unexpected inputs with a warning instead of stopping.
+        overwrite: convert scenes again even if their output exists (atomic replacement).
+        progress: show a tqdm progress bar.
+        warn: where warnings go (default: ``tqdm.write`` to stderr).
+
+    Raises:
+        RawFileError: a corrupt or unexpected input (unless ``skip_bad``), naming the file.
+        FileNotFoundError: ``dataset_root`` missing or without scenes.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    key = name.upper()
+    if key not in RAW_FORMATS:
+        raise ValueError(f"no converter for {name!r}; converters: {', '.join(RAW_FORMATS)} "
+                         f"(ARAD_1K is used as published)")
+    fmt = RAW_FORMATS[key]
+    spec = get_dataset_spec(key)
+    root, dest = Path(dataset_root), Path(dest_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"raw dataset folder {root} not found")
+    scenes = fmt.list_scenes(root)
+    if not scenes:
+        raise FileNotFoundError(f"{root}: no {key} scenes found ({fmt.description})")
+    if warn is None:
+        def warn(msg: str) -> None:
+            tqdm.write(msg, file=sys.stderr)
+    (dest / SPEC_DIR).mkdir(parents=True, exist_ok=True)
+    report = ConversionReport(splits=copy_shipped_splits(key, dest))
+    t0 = time.perf_counter()
+    bar = tqdm(scenes, desc=f"{key}", unit="scene", disable=not progress)
+    for scene, src in bar:
+        out = dest / SPEC_DIR / f"{scene}.mat"
+        if scene in fmt.skip_scenes:
+            report.skipped_by_rule.append(scene)
+            continue
+        if not overwrite and _converted_ok(out):
+            report.skipped_existing.append(scene)
+            continue
+        try:
+            cube = fmt.load(src)
+            expected = (31, spec.height, spec.width)
+            if cube.shape != expected:
+                raise RawFileError(f"{src}: converted cube has shape {cube.shape}, expected {expected} for {key}")
+            if not np.all(np.isfinite(cube)):
+                raise RawFileError(f"{src}: NaN or Inf values")
+        except RawFileError as exc:
+            if not skip_bad:
+                raise
+            report.bad[str(src)] = str(exc)
+            warn(f"[{key}] skipping bad input: {exc}")
+            continue
+        write_mat_cube(out, cube)
+        report.converted.append(scene)
+    report.seconds = time.perf_counter() - t0
+    have = {p.stem for p in (dest / SPEC_DIR).glob("*.mat")}
+    for s in SPLITS:
+        path = split_list_path(dest, s)
+        if path.is_file():
+            try:
+                report.missing_from_splits += [n for n in read_split_list(path) if n not in have]
+            except SplitListError as exc:
+                warn(str(exc))
+    manifest_path = dest / "conversion_manifest.json"
+    atomic_write_json(manifest_path, provenance(
+        kind=f"{key} conversion", dataset=key, dataset_root=str(root.resolve()), dest_root=str(dest.resolve()),
+        conversion=fmt.description, converted=report.converted, skipped_existing=len(report.skipped_existing),
+        skipped_by_rule=report.skipped_by_rule, bad=report.bad, splits=report.splits,
+        missing_from_splits=report.missing_from_splits, seconds=round(report.seconds, 3)))
+    return report
+
+
+# ------------------------------------------------------------------------------------------ checks
+@dataclass
+class DatasetCheck:
+    """Result of ``check_dataset``: ``errors`` make the dataset unusable, ``warnings`` deserve a look."""
+
+    path: Path
+    name: str | None
+    scenes: int = 0
+    checked: int = 0
+    splits: dict[str, int] = field(default_factory=dict)
+    shapes: dict[str, int] = field(default_factory=dict)
+    value_min: float = float("inf")
+    value_max: float = float("-inf")
+    value_mean: float = 0.0
+    rgb_files: int = 0
+    generated: dict[str, dict] = field(default_factory=dict)
+    pca: dict | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        """A human-readable multi-line summary."""
+        lines = [f"dataset {self.name or '?'} at {self.path}",
+                 f"  Train_Spec: {self.scenes} .mat files, {self.checked} read"
+                 + (f"; shapes {', '.join(f'{k} x{v}' for k, v in self.shapes.items())}" if self.shapes else "")]
+        if self.checked and self.value_max >= self.value_min:
+            lines.append(f"  values: min {self.value_min:.4g}, max {self.value_max:.4g}, mean {self.value_mean:.4g}")
+        lines.append("  splits: " + (", ".join(f"{k} {v}" for k, v in self.splits.items()) or "none"))
+        if self.rgb_files:
+            lines.append(f"  Train_RGB: {self.rgb_files} images")
+        for name, g in self.generated.items():
+            lines.append(f"  generated {name}: {g['metamer_spec']} metamer cubes, {g['rgb']} RGB images")
+        if self.pca:
+            lines.append(f"  spectral PCA on {self.pca['samples']} spectra: {self.pca['n99']} components for 99% "
+                         f"of the variance, {self.pca['n999']} for 99.9% (unit-norm spectra: "
+                         f"{self.pca['n99_shape']} / {self.pca['n999_shape']})")
+        lines += [f"  WARNING: {w}" for w in self.warnings[:20]]
+        if len(self.warnings) > 20:
+            lines.append(f"  ... and {len(self.warnings) - 20} more warnings")
+        lines += [f"  ERROR: {e}" for e in self.errors[:50]]
+        if len(self.errors) > 50:
+            lines.append(f"  ... and {len(self.errors) - 50} more errors")
+        lines.append("  result: " + ("OK" if self.ok else f"{len(self.errors)} error(s)"))
+        return "\n".join(lines)
+
+
+def spectral_pca(samples: np.ndarray) -> dict:
+    """Spectral diversity of ``samples (n, bands)``: components needed for 99% / 99.9% of the variance.
+
+    Two variants: centred PCA of the spectra as they are (``n99``, ``n999``) and of unit-L2-norm spectra
+    (``n99_shape``, ``n999_shape``; brightness removed, only spectral shape left).
+    """
+    def count(x: np.ndarray) -> tuple[int, int, list[float]]:
+        x = x - x.mean(axis=0, keepdims=True)
+        ev = np.linalg.svd(x.astype(np.float64), compute_uv=False) ** 2
+        frac = np.cumsum(ev) / max(ev.sum(), 1e-300)
+        return (int(np.searchsorted(frac, 0.99) + 1), int(np.searchsorted(frac, 0.999) + 1),
+                [round(float(f), 6) for f in frac[:10]])
+    x = np.asarray(samples, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    shape = x[norms[:, 0] > 1e-8] / norms[norms[:, 0] > 1e-8]
+    n99, n999, frac = count(x)
+    s99, s999, sfrac = count(shape)
+    return {"samples": int(x.shape[0]), "n99": n99, "n999": n999, "cumulative": frac,
+            "n99_shape": s99, "n999_shape": s999, "cumulative_shape": sfrac}
+
+
+def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool = False, pca: bool = False,
+                  pca_pixels: int = 2000, value_tolerance: float = 1e-3, progress: bool = True,
+                  seed: int = 0) -> DatasetCheck:
+    """Validate a dataset folder in the toolkit's layout and summarise it.
+
+    Checks: ``Train_Spec`` exists and holds ``.mat`` files; each file reads (``hsi.io.read_mat_cube``:
+    31 bands at 400-700 nm, no NaN/Inf) with the dataset's size (from ``hsi.datasets`` when ``name`` is
+    known, else one common size); values in ``[0, 1]`` (outside by more than ``value_tolerance`` is a
+    warning); both split lists exist, are valid, do not overlap and name existing files; ``Train_RGB``
+    images (if any) read with the cube's size; generated ``<noise><npe>_<psf>`` folders are counted.
+
+    Args:
+        path: dataset folder (``<dataset_path>/<NAME>``).
+        name: dataset name for its expected size; default: the folder name if it is a known dataset.
+        quick: only read file headers (shapes) of v7.3 files, not the data.
+        pca: also estimate spectral diversity (``spectral_pca``) from ``pca_pixels`` random pixels per scene.
+    """
+    import h5py
+    from tqdm import tqdm
+
+    from hsi.io import RGBFileError, read_rgb_raw
+
+    path = Path(path)
+    if name is None:
+        try:
+            name = get_dataset_spec(path.name).name
+        except ValueError:
+            name = None
+    spec = get_dataset_spec(name) if name else None
+    rep = DatasetCheck(path=path, name=spec.name if spec else name)
+    if not path.is_dir():
+        rep.errors.append(f"{path}: folder not found")
+        return rep
+    spec_dir = path / SPEC_DIR
+    files = sorted(spec_dir.glob("*.mat")) if spec_dir.is_dir() else []
+    rep.scenes = len(files)
+    if not spec_dir.is_dir():
+        rep.errors.append(f"{spec_dir}: folder not found")
+    elif not files:
+        rep.errors.append(f"{spec_dir}: no .mat files")
+    stems = {f.stem for f in files}
+    # split lists
+    lists: dict[str, list[str]] = {}
+    for s in SPLITS:
+        try:
+            lists[s] = read_split_list(split_list_path(path, s))
+            rep.splits[s] = len(lists[s])
+        except SplitListError as exc:
+            rep.errors.append(str(exc))
+    if len(lists) == 2:
+        both = sorted(set(lists["train"]) & set(lists["valid"]))
+        if both:
+            rep.errors.append(f"{path / SPLIT_DIR}: {len(both)} scene(s) in both train and valid lists, e.g. {both[:3]}")
+    for s, names in lists.items():
+        missing = [n for n in names if n not in stems]
+        if missing:
+            rep.errors.append(f"{split_list_path(path, s)}: {len(missing)} listed scene(s) have no "
+                              f"{SPEC_DIR}/<scene>.mat, e.g. {missing[:3]}")
+    listed = set().union(*lists.values()) if lists else set()
+    unlisted = sorted(stems - listed)
+    if lists and unlisted:
+        rep.warnings.append(f"{len(unlisted)} file(s) in {SPEC_DIR} are in no split list, e.g. {unlisted[:3]}")
+    # cubes
+    expected = (31, spec.height, spec.width) if spec and spec.height else None
+    rng = np.random.default_rng(seed)
+    samples, total, count = [], 0.0, 0
+    shape_of: dict[str, tuple] = {}
+    for f in tqdm(files, desc=f"check {rep.name or path.name}", unit="file", disable=not progress):
+        try:
+            if quick and is_hdf5(f):
+                with h5py.File(f, "r") as h:
+                    if "cube" not in h:
+                        raise SpectralFileError(f"{f}: no variable 'cube'")
+                    b, w_, h_ = h["cube"].shape
+                    shape = (b, h_, w_)
+                cube = None
+            else:
+                cube = read_mat_cube(f).cube
+                shape = cube.shape
+        except (SpectralFileError, OSError) as exc:
+            rep.errors.append(str(exc) if str(f) in str(exc) else f"{f}: {exc}")
+            continue
+        shape_of[f.stem] = shape
+        key = "x".join(map(str, shape))
+        rep.shapes[key] = rep.shapes.get(key, 0) + 1
+        if expected and shape != expected:
+            rep.errors.append(f"{f}: shape {shape} (bands, H, W), expected {expected} for {spec.name}")
+        if cube is None:
+            continue
+        rep.checked += 1
+        lo, hi = float(cube.min()), float(cube.max())
+        rep.value_min, rep.value_max = min(rep.value_min, lo), max(rep.value_max, hi)
+        total += float(cube.mean(dtype=np.float64))
+        count += 1
+        if lo < -value_tolerance or hi > 1 + value_tolerance:
+            rep.warnings.append(f"{f}: values in [{lo:.4g}, {hi:.4g}], outside [0, 1]")
+        if pca:
+            flat = cube.reshape(cube.shape[0], -1)
+            idx = rng.choice(flat.shape[1], size=min(pca_pixels, flat.shape[1]), replace=False)
+            samples.append(flat[:, idx].T)
+    rep.value_mean = total / count if count else 0.0
+    if not expected and len(rep.shapes) > 1:
+        rep.warnings.append(f"cubes have different shapes: {rep.shapes}")
+    # RGB
+    rgb_dir = path / RGB_DIR
+    if rgb_dir.is_dir():
+        for f in sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+            try:
+                rgb = read_rgb_raw(f)
+            except RGBFileError as exc:
+                rep.errors.append(str(exc))
+                continue
+            rep.rgb_files += 1
+            shp = shape_of.get(f.stem)
+            if shp and rgb.shape[1:] != shp[1:]:
+                rep.errors.append(f"{f}: RGB size {rgb.shape[1:]} differs from its cube's {shp[1:]}")
+    # generated metamer folders
+    for g in sorted(p for p in path.iterdir() if p.is_dir() and (p / "Train_Metamer_Spec").is_dir()):
+        rep.generated[g.name] = {"metamer_spec": len(list((g / "Train_Metamer_Spec").glob("*_metamer.mat"))),
+                                 "rgb": len(list((g / "Train_Metamer_RGB").glob("*.*")))
+                                 if (g / "Train_Metamer_RGB").is_dir() else 0}
+    if pca and samples:
+        rep.pca = spectral_pca(np.concatenate(samples))
+    return rep
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def converter_cli(name: str, argv: list[str] | None = None) -> int:
+    """Command line of ``dataset_tools/prepare_<NAME>.py`` (the paper's flags plus the toolkit's)."""
+    import argparse
+    import sys
+
+    key = name.upper()
+    ap = argparse.ArgumentParser(
+        prog=f"prepare_{key}.py",
+        description=f"Convert the raw {key} dataset ({RAW_FORMATS[key].description}) to "
+                    f"<dest_root>/Train_Spec/<scene>.mat (31 x H x W, v7.3, ARAD_1K convention).")
+    ap.add_argument("--dataset_root", required=True, help=f"raw {key} folder")
+    ap.add_argument("--dest_root", default=f"./datasets/{key}", help="output folder (created if missing)")
+    ap.add_argument("--skip_bad", action="store_true",
+                    help="skip corrupt or unexpected input files with a warning instead of stopping")
+    ap.add_argument("--overwrite", action="store_true", help="convert scenes again even if already converted")
+    ap.add_argument("--no_progress", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    try:
+        rep = convert_dataset(key, args.dataset_root, args.dest_root, skip_bad=args.skip_bad,
+                              overwrite=args.overwrite, progress=not args.no_progress)
+    except (RawFileError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, RawFileError):
+            print("(re-run with --skip_bad to skip bad inputs; scenes converted so far are kept and will be "
+                  "skipped on the next run)", file=sys.stderr)
+        return 1
+    print(f"[{key}] converted {len(rep.converted)}, already done {len(rep.skipped_existing)}, "
+          f"skipped by rule {len(rep.skipped_by_rule)} {rep.skipped_by_rule or ''}, bad {len(rep.bad)} "
+          f"in {rep.seconds:.1f} s; split lists: {rep.splits}")
+    for src, msg in rep.bad.items():
+        print(f"  bad input: {msg}", file=sys.stderr)
+    if rep.missing_from_splits:
+        print(f"  warning: {len(rep.missing_from_splits)} scene(s) of the split lists were not converted, "
+              f"e.g. {rep.missing_from_splits[:3]}", file=sys.stderr)
+    return 0
