@@ -34,6 +34,9 @@ def main(argv=None):
     ap.add_argument("--self_ensemble", type=str2bool, default=False, help="8-way flip/transpose test-time ensemble")
     ap.add_argument("--amp", type=str2bool, default=False, help="bf16 autocast")
     ap.add_argument("--srf_name", default=None, help="camera the data was rendered with (ssrnet input)")
+    ap.add_argument("--skip_existing", type=str2bool, default=False,
+                    help="skip when the run folder already holds a summary made from this checkpoint")
+    ap.add_argument("--tag", default=None, help="label for scripts/report.py, '<table>/<column>' (e.g. table5/metamer)")
     run_validation(ap.parse_args(argv))
 
 

@@ -65,6 +65,12 @@ def test_no_metamer_trains(tiny, tmp_path, method):
          "--result_root", tmp_path, "--loss_func", "mrae", "--cache_dir", tmp_path / "cache", *FAST)
     run = tmp_path / f"No_metamer_mrae_png_poisson0_None_{method}_SYNTH"
     _assert_trained(run, 20)
+    if method == "mst_plus_plus":   # a finished run is skipped under --resume (what the drivers rely on)
+        before = (run / "last.pth").stat().st_mtime_ns
+        res = _run("RGB2HS/train_RGB2HS_no_metamer.py", "--dataset_path", tiny, "--dataset_name", "SYNTH", "--method",
+                   method, "--result_root", tmp_path, "--loss_func", "mrae", "--cache_dir", tmp_path / "cache", *FAST,
+                   "--resume", "True")
+        assert "already finished" in res.stdout and (run / "last.pth").stat().st_mtime_ns == before
 
 
 def test_fixed_metamer_trains_on_both(tiny, tmp_path):
@@ -161,6 +167,9 @@ def test_validation_writes_the_documented_files(tiny, tmp_path):
         rows = list(csv.DictReader(open(tmp_path / "val" / name / "per_image.csv")))
         assert [r["name"].replace("_metamer", "") for r in rows] == ["scene_03", "scene_04"]
         assert {p.name for p in (tmp_path / "val" / name).glob("*.mat")} == {f"scene_03_{kind}.mat", f"scene_04_{kind}.mat"}
+    res = _run("RGB2HS/validate_RGB2HS.py", "--dataset_path", tiny, "--dataset_name", "SYNTH", "--pretrained_root", ckpt,
+               "--result_root", tmp_path / "val", "--skip_existing", "True", "--device", "cpu")
+    assert "skipped" in res.stdout
 
 
 def test_bad_input_is_reported_before_work(tiny, tmp_path):

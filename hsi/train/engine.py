@@ -13,6 +13,7 @@ and TensorBoard (when installed), wandb optional.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import os
@@ -226,6 +227,17 @@ def seed_everything(seed: int) -> None:
 
 
 # ------------------------------------------------------------------------------------ the loop
+def _finished_summary(out: Path, cfg: TrainConfig) -> dict | None:
+    """The summary of a run in ``out`` that already finished ``cfg.total_iterations``, else None."""
+    path = out / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = summary.get("finished") and summary.get("iterations") == cfg.total_iterations and summary.get("method") == cfg.method
+    return summary if ok else None
+
+
 def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset | None,
           renderer: OnTheFlyRenderer | None = None) -> dict:
     """Train ``cfg.method`` on ``train_set`` (validating on ``valid_set``); returns the run summary.
@@ -233,6 +245,10 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
     ``renderer`` given: ``train_set`` yields cube patches and the RGB input is rendered on the fly.
     """
     out = Path(cfg.out_dir)
+    done = _finished_summary(out, cfg) if cfg.resume else None
+    if done is not None:
+        print(f"[train] {out} already finished {done['iterations']} iterations: skipped (--resume)")
+        return done
     info = init_distributed(cfg.device)
     device = resolve_device(cfg.device, info)
     if info.is_main:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import time
 from pathlib import Path
 
@@ -142,6 +143,16 @@ def validation_run_name(args, fmt: str) -> str:
     return f"{args.dataset_name}_{args.noise_type}{args.npe}_{psf_label(args.psf_name)}_{fmt}_{args.method}_{kind}"
 
 
+def _previous_validation(path: Path, ckpt: Path) -> dict | None:
+    """A finished validation record at ``path`` made from the same checkpoint file (same path, not older)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = record.get("checkpoint") == str(ckpt) and path.stat().st_mtime >= ckpt.stat().st_mtime
+    return record if same and record.get("summary") else None
+
+
 def run_validation(args) -> list[dict]:
     """``validate_RGB2HS.py``: one summary per RGB format; writes per-image CSV, summary files and,
     with ``--save_recon``, the reconstructions (named after the scenes they come from)."""
@@ -167,6 +178,11 @@ def run_validation(args) -> list[dict]:
         name = validation_run_name(args, fmt)
         out = Path(args.result_root) / name
         kind = "metamer" if args.metamer else "std"
+        previous = _previous_validation(out / "summary.json", ckpt) if getattr(args, "skip_existing", False) else None
+        if previous is not None:
+            print(f"[validate] {out} exists for this checkpoint: skipped (--skip_existing)")
+            results.append(previous)
+            continue
 
         def save(scene_key: str, pred: torch.Tensor, out=out, kind=kind) -> None:
             stem = scene_key[: -len("_metamer")] if scene_key.endswith("_metamer") else scene_key
@@ -186,7 +202,8 @@ def run_validation(args) -> list[dict]:
         # the paper's summary file: pandas-style CSV with index, metric, value
         atomic_write_text(Path(args.result_root) / f"{name}.txt",
                           ",metric,value\n" + "".join(f"{i},{k},{summary[k]}\n" for i, k in enumerate(("MRAE", "RMSE", "PSNR", "SAM"))))
-        record = {"name": name, "summary": summary, "images": len(rows), "seconds": time.time() - t0,
+        record = {"name": name, "tag": getattr(args, "tag", None), "method": args.method, "dataset": args.dataset_name,
+                  "metamer": bool(args.metamer), "summary": summary, "images": len(rows), "seconds": time.time() - t0,
                   "checkpoint": str(ckpt), "args": vars(args), "format": fmt, "data_dir": str(gen)}
         atomic_write_json(out / "summary.json", provenance(**record))
         print(f"method:{args.method}, mrae:{summary['MRAE']:.4f}, rmse:{summary['RMSE']:.4f}, "

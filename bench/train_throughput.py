@@ -1,0 +1,186 @@
+"""Training throughput (samples/s): the data path alone, the step alone and the whole engine loop.
+
+For each method and precision mode (fp32, amp = bf16 autocast, amp+compile), on fixed data from disk
+and on on-the-fly metamers, prints one JSON record per measurement and writes them all to ``--out``.
+
+* ``data``: batches from the DataLoader (and, on the fly, rendered on the device), no network;
+* ``step``: forward, loss, backward and Adam on random tensors already on the device;
+* ``loop``: ``hsi.train.engine.train`` itself (steady state: median of its logged windows after warm-up).
+
+Needs a dataset in the paper's layout with the fixed-metamer data, e.g.::
+
+    python ./dataset_tools/make_synthetic.py --num_scenes 24 --size 512
+    python ./metamer/generate_metamers.py --dataset_name SYNTH --psf_name None --npe 0
+    python bench/train_throughput.py --dataset_name SYNTH --methods mst_plus_plus
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from hsi.camera import load_srf
+from hsi.data import PatchDataset, ResumableBatchSampler, SceneCache, ScenePair, read_split
+from hsi.datasets import get_dataset_spec
+from hsi.io import atomic_write_json, provenance
+from hsi.models import build_model
+from hsi.models.adapter import run_model
+from hsi.render import RenderConfig
+from hsi.train.cli import generated_dir, paired_scenes, scene_stats
+from hsi.train.engine import TrainConfig, train
+from hsi.train.evaluate import autocast
+from hsi.train.losses import get_loss
+from hsi.train.onthefly import OnTheFlyRenderer, psf_margin
+
+MODES = {"fp32": (False, False), "amp": (True, False), "amp+compile": (True, True)}
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def data_rate(train_set, renderer, batch, workers, device, n_batches) -> float:
+    loader = DataLoader(train_set, batch_sampler=ResumableBatchSampler(len(train_set), batch), num_workers=workers,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                        prefetch_factor=4 if workers else None)
+    it = iter(loader)
+    for _ in range(3):
+        b = next(it)
+        if renderer is not None:
+            renderer(b)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(n_batches):
+        b = next(it)
+        if renderer is not None:
+            b = renderer(b)
+        else:
+            b = {k: v.to(device, non_blocking=True) for k, v in b.items()}
+    _sync(device)
+    return n_batches * batch / (time.perf_counter() - t)
+
+
+def step_rate(method, batch, crop, device, amp, compile_, n_steps) -> tuple[float, float]:
+    model = build_model(method).to(device)
+    net = torch.compile(model) if compile_ else model
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = get_loss("mrae")
+    x = torch.rand(batch, 3, crop, crop, device=device)
+    y = torch.rand(batch, 31, crop, crop, device=device) + 0.01
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def step():
+        with autocast(device, amp):
+            out = run_model(net, method, x)
+        loss = loss_fn(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    for _ in range(5):  # the first CPU steps are slow (kernel selection); compile needs a few too
+        step()
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    _sync(device)
+    peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else float("nan")
+    return n_steps * batch / (time.perf_counter() - t), peak
+
+
+def loop_rate(method, train_set, renderer, batch, workers, device, amp, compile_, iterations, srf) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(method=method, out_dir=Path(tmp), total_iterations=iterations, batch_size=batch,
+                          loss="mrae", log_freq=10, valid_freq=0, save_freq=10 ** 9, amp=amp, compile=compile_,
+                          num_workers=workers, device=str(device), srf=srf)
+        train(cfg, train_set, None, renderer)
+        with open(Path(tmp) / "scalars.csv") as fh:
+            rates = [float(r["value"]) for r in csv.DictReader(fh) if r["name"] == "train/samples_per_s"]
+    steady = rates[len(rates) // 2:] or rates
+    return statistics.median(steady)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset_path", default="./datasets")
+    ap.add_argument("--dataset_name", default="SYNTH")
+    ap.add_argument("--psf_name", default=None, help="PSF of the on-the-fly rendering (None: no PSF)")
+    ap.add_argument("--psf_path", default="./PSFs")
+    ap.add_argument("--npe", type=int, default=1000, help="noise of the on-the-fly rendering")
+    ap.add_argument("--methods", nargs="+", default=["mst_plus_plus"])
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--data", nargs="+", default=["fixed", "onthefly"], choices=["fixed", "onthefly"])
+    ap.add_argument("--parts", nargs="+", default=["data", "step", "loop"], choices=["data", "step", "loop"])
+    ap.add_argument("--batch_size", type=int, default=20)
+    ap.add_argument("--crop_size", type=int, default=128)
+    ap.add_argument("--stride", type=int, default=8)
+    ap.add_argument("--num_workers", type=int, default=8)
+    ap.add_argument("--batches", type=int, default=30, help="batches timed for data and step")
+    ap.add_argument("--loop_iterations", type=int, default=100)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--cache_dir", default=None)
+    ap.add_argument("--out", default="results/bench/train_throughput.json")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    spec = get_dataset_spec(args.dataset_name)
+    root = Path(args.dataset_path) / args.dataset_name
+    cache = SceneCache(args.cache_dir or root / "cache")
+    scenes = read_split(root, "train")
+    srf = load_srf()
+    sets = {}
+    if "fixed" in args.data:
+        gen = generated_dir(args.dataset_path, args.dataset_name, "poisson", 0, None)
+        sets["fixed"] = (PatchDataset(paired_scenes(args.dataset_path, args.dataset_name, gen, scenes, "both", "png"),
+                                      cache, args.crop_size, args.stride), None)
+    if "onthefly" in args.data:
+        from hsi.optics import load_psf
+        psf = load_psf(args.psf_name, args.psf_path)
+        kernel = None if psf is None else torch.from_numpy(psf.kernel)
+        pairs = [ScenePair(s, root / "Train_Spec" / f"{s}.mat", None) for s in scenes]
+        config = RenderConfig(psf_boundary="linear", npe=args.npe, exposure_target=spec.exposure_target)
+        stats = scene_stats(pairs, cache, srf, kernel, config, device)
+        margin = psf_margin(kernel)
+        renderer = OnTheFlyRenderer(torch.from_numpy(srf), kernel, config, "clip", (-1.0, 2.0), margin, 0, device)
+        sets["onthefly"] = (PatchDataset(pairs, cache, args.crop_size, args.stride, margin, stats), renderer)
+    records = []
+
+    def emit(**rec):
+        rec = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+               "batch_size": args.batch_size, "crop_size": args.crop_size, **rec}
+        records.append(rec)
+        print(json.dumps(rec), flush=True)
+
+    if "data" in args.parts:
+        for kind, (ds, renderer) in sets.items():
+            emit(part="data", data=kind, workers=args.num_workers,
+                 samples_per_s=round(data_rate(ds, renderer, args.batch_size, args.num_workers, device, args.batches), 1))
+    for method in args.methods:
+        for mode in args.modes:
+            amp, comp = MODES[mode]
+            if "step" in args.parts:
+                rate, peak = step_rate(method, args.batch_size, args.crop_size, device, amp, comp, args.batches)
+                emit(part="step", method=method, mode=mode, samples_per_s=round(rate, 1), peak_gib=round(peak, 2))
+            if "loop" in args.parts:
+                for kind, (ds, renderer) in sets.items():
+                    rate = loop_rate(method, ds, renderer, args.batch_size, args.num_workers, device, amp, comp,
+                                     args.loop_iterations, srf)
+                    emit(part="loop", method=method, mode=mode, data=kind, workers=args.num_workers,
+                         samples_per_s=round(rate, 1))
+    atomic_write_json(args.out, provenance(args=vars(args), records=records))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
