@@ -44,10 +44,16 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
-    """The spec of ``name`` (case-insensitive); ``ValueError`` listing the known names otherwise."""
+    """The spec of ``name`` (case-insensitive); ``ValueError`` listing the known names otherwise.
+
+    ``SYNTH_<anything>`` (e.g. ``SYNTH_B``, a second synthetic set built with another seed for
+    cross-dataset experiments) gets the SYNTH spec under its own name.
+    """
     for key, spec in DATASETS.items():
         if key.lower() == str(name).lower():
             return spec
+    if str(name).upper().startswith("SYNTH_") and len(str(name)) > 6:
+        return DatasetSpec(str(name), 0, 0, DATASETS["SYNTH"].exposure_target)
     raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
 
 

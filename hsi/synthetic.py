@@ -36,8 +36,17 @@ import numpy as np
 
 from hsi.io.mat import DEFAULT_WAVELENGTHS_NM
 
-SYNTH_VERSION = 1
-"""Version of the scene generator; a dataset built by another version is not extended silently."""
+SYNTH_VERSION = 2
+"""Version of the scene generator; a dataset built by another version is not extended silently.
+Version 2: reflectance floor, stray light and veiling glare (no near-zero bands: relative metrics such
+as MRAE stay meaningful, as on measured datasets)."""
+
+REFLECTANCE_FLOOR = 0.02
+"""Reflectances are mapped to [0.02, 0.98]: real surfaces reflect a few percent at least."""
+STRAY_LIGHT = 0.01
+"""Added to each illuminant: 1 % of its peak at every wavelength (ambient / stray light)."""
+VEILING_GLARE = 0.01
+"""Added to the radiance: 1 % of the scene's mean radiance per band (glare scattered by the optics)."""
 
 MEASURED_REFLECTANCE_SETS = (
     ("colourchecker", "ColorChecker N Ohta"), ("colourchecker", "BabelColor Average"),
@@ -301,6 +310,7 @@ def make_scene(index: int, seed: int = 0, size: tuple[int, int] = (256, 256),
     else:
         main = str(rng.choice(LED))
     e1 = illuminant(main, wl)
+    e1 = e1 + STRAY_LIGHT * e1.max()          # stray/ambient light: no band is completely dark
     second, weight = None, None
     r2 = rng.random(4)
     if family == "daylight" and r2[0] < 0.5:          # cast shadows lit by skylight
@@ -319,6 +329,8 @@ def make_scene(index: int, seed: int = 0, size: tuple[int, int] = (256, 256),
 
     # --- radiance
     refl = refl_a[label] * (1.0 - mix)[..., None] + refl_b[label] * mix[..., None]     # (H, W, bands)
+    # real surfaces reflect at least a few percent (even black paint): keep reflectance in [0.02, 0.98]
+    refl = REFLECTANCE_FLOOR + (1.0 - 2 * REFLECTANCE_FLOOR) * refl
     if weight is None:
         illum = e1[None, None, :]
     else:
@@ -326,6 +338,8 @@ def make_scene(index: int, seed: int = 0, size: tuple[int, int] = (256, 256),
     gain = (shade * falloff)[..., None]
     radiance = (refl * gain + (spec * falloff)[..., None]) * illum
     radiance = np.clip(radiance, 0.0, None)
+    # veiling glare: a share of the scene's mean radiance scattered over the whole image (lens and sensor)
+    radiance = radiance + VEILING_GLARE * radiance.mean(axis=(0, 1), keepdims=True)
     cube = np.ascontiguousarray(radiance.transpose(2, 0, 1), dtype=np.float32)
     peak = float(cube.max())
     cube /= np.float32(peak if peak > 0 else 1.0)

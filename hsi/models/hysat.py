@@ -21,35 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._mst_blocks import PreNorm, pad_to_multiple
+
 __all__ = ["HySAT", "MST", "MSAB", "MS_MSA", "Feedforward", "PreNorm"]
-
-
-def _reflect_pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
-    """Reflect-pad the bottom/right of ``x`` to a multiple of ``multiple`` (as the public forward does).
-
-    A single reflect pass needs the pad to be smaller than the side; for smaller inputs the pass is
-    repeated, which equals the single pass wherever that one is defined.
-    """
-    pad_h, pad_w = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
-    while pad_h or pad_w:
-        ph, pw = min(pad_h, x.shape[-2] - 1), min(pad_w, x.shape[-1] - 1)
-        if (pad_h and ph <= 0) or (pad_w and pw <= 0):  # a side of length 1: nothing to reflect
-            return F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
-        x = F.pad(x, [0, pw, 0, ph], mode="reflect")
-        pad_h, pad_w = pad_h - ph, pad_w - pw
-    return x
-
-
-class PreNorm(nn.Module):
-    """LayerNorm over the last (channel) axis, then ``fn``."""
-
-    def __init__(self, dim: int, fn: nn.Module):
-        super().__init__()
-        self.fn = fn
-        self.norm = nn.LayerNorm(dim)
-
-    def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
-        return self.fn(self.norm(x), *args, **kwargs)
 
 
 class MS_MSA(nn.Module):
@@ -210,6 +184,6 @@ class HySAT(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h_in, w_in = x.shape[-2:]
-        fea = self.conv_in(_reflect_pad_to_multiple(x, 8))
+        fea = self.conv_in(pad_to_multiple(x, 8))
         out = self.conv_out(self.body(fea)) + fea
         return out[:, :, :h_in, :w_in]

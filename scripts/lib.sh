@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Shared settings of the shell drivers (sourced). Every variable can be set in the environment.
+#   SCALE=quick   the experiment on the embedded SYNTH data, one method, few iterations, on the CPU
+#   SCALE=paper   (default) the paper's scale on a CUDA GPU: four datasets, 17 methods, 300 000 iterations
+#   GPUS="0"      GPUs to use; several ("0 1 2 3") train with DistributedDataParallel (torchrun)
+set -euo pipefail
+HSI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$HSI_ROOT"
+if [ -z "${PY:-}" ]; then
+  if [ -x "$HSI_ROOT/.venv/bin/python" ]; then PY="$HSI_ROOT/.venv/bin/python"; else PY=python3; fi
+fi
+SCALE="${SCALE:-paper}"
+ALL_METHODS="mst_plus_plus mst mirnet hinet mprnet restormer edsr hdnet hrnet hscnn_plus awan hysat ssthyper msfn hprn ssrnet gmsr"
+case "$SCALE" in
+  quick)
+    : "${DATASET_PATH:=./datasets}" "${DATASETS:=SYNTH}" "${METHODS:=mst_plus_plus}"
+    : "${NUM_EPOCHS:=1}" "${PER_EPOCH_ITERATION:=200}" "${BATCH_SIZE:=8}" "${CROP_SIZE:=64}" "${STRIDE:=16}"
+    : "${VALID_FREQ:=200}" "${SAVE_FREQ:=100}" "${LOG_FREQ:=50}" "${RESULTS:=./results/quick}"
+    : "${ENGINE_ARGS:=--device cpu --num_workers 0 --resume True}" "${GPUS:=}" ;;
+  paper)
+    : "${DATASET_PATH:=./datasets}" "${DATASETS:=ARAD_1K CAVE ICVL KAUST}" "${METHODS:=$ALL_METHODS}"
+    : "${NUM_EPOCHS:=300}" "${PER_EPOCH_ITERATION:=1000}" "${BATCH_SIZE:=20}" "${CROP_SIZE:=128}" "${STRIDE:=8}"
+    : "${VALID_FREQ:=1000}" "${SAVE_FREQ:=1000}" "${LOG_FREQ:=100}" "${RESULTS:=./results/paper}"
+    : "${ENGINE_ARGS:=--resume True --num_workers 8}" "${GPUS:=0}" ;;
+  *) echo "SCALE must be quick or paper (got '$SCALE')" >&2; exit 2 ;;
+esac
+export PY SCALE DATASET_PATH DATASETS METHODS NUM_EPOCHS PER_EPOCH_ITERATION BATCH_SIZE CROP_SIZE STRIDE
+export VALID_FREQ SAVE_FREQ LOG_FREQ RESULTS ENGINE_ARGS GPUS
+
+# LAUNCH: how training scripts are started (plain python, or torchrun over several GPUs)
+ngpu=$(echo "$GPUS" | wc -w)
+if [ "$ngpu" -gt 0 ]; then export CUDA_VISIBLE_DEVICES="$(echo "$GPUS" | tr ' ' ',')"; fi
+if [ "$ngpu" -gt 1 ]; then
+  LAUNCH="$PY -m torch.distributed.run --standalone --nproc_per_node=$ngpu"
+else
+  LAUNCH="$PY"
+fi
+export LAUNCH
+
+say() { printf '\n[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# ensure_dataset NAME: the embedded SYNTH sets are built when missing; the others must be converted
+ensure_dataset() {
+  local name="$1"
+  case "$name" in
+    SYNTH) [ -d "$DATASET_PATH/SYNTH/split_txt" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/SYNTH" --no_progress ;;
+    SYNTH_*) [ -d "$DATASET_PATH/$name/split_txt" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/$name" --seed "$(printf '%s' "$name" | cksum | cut -d' ' -f1)" --no_progress ;;
+    *) if [ ! -d "$DATASET_PATH/$name/Train_Spec" ]; then
+         echo "dataset $name not found in $DATASET_PATH/$name: convert it first (README: Datasets)" >&2; return 1
+       fi ;;
+  esac
+}
+
+# generate NAME PSF NPE FORMAT: the fixed metamer data (alpha 0), skipped when complete
+generate() {
+  DATASET_NAME="$1" PSF_NAME="$2" NPE="$3" RGB_FORMAT="$4" "$HSI_ROOT/scripts/generate_metamers.sh"
+}
+
+# best checkpoint of a training run folder (best.pth, else last.pth)
+best_ckpt() { if [ -f "$1/best.pth" ]; then echo "$1/best.pth"; else echo "$1/last.pth"; fi; }
+
+# baseline_ckpt DATASET METHOD: the checkpoint of a network trained on DATASET without metamers.
+# ARAD_1K: the MST++ model-zoo weights in $ZOO/<method>.pth when present, else the MST++ recipe on the
+# official Train_RGB JPEGs (train_vanilla_percent.sh, 100 %). Other datasets (and SCALE=quick): the
+# no-metamer trainer on noise-free PNG renderings (loss $BASELINE_LOSS). Prints the checkpoint path last.
+: "${ZOO:=./RGB2HS/model_zoo}"
+if [ "$SCALE" = quick ]; then : "${BASELINE_LOSS:=l1}"; else : "${BASELINE_LOSS:=mrae}"; fi
+baseline_ckpt() {
+  local ds="$1" m="$2" run
+  if [ "$ds" = ARAD_1K ] && [ -f "$ZOO/$m.pth" ]; then echo "$ZOO/$m.pth"; return; fi
+  if [ "$ds" = ARAD_1K ] && [ -d "$DATASET_PATH/$ds/Train_RGB" ]; then
+    run="$RESULTS/baselines/vanilla_${ds}_${m}"
+    METHOD="$m" PERCENT=100 DATA_ROOT="$DATASET_PATH/$ds/" OUTF="$run" "$HSI_ROOT/scripts/train_vanilla_percent.sh" >&2
+  else
+    generate "$ds" None 0 png >&2
+    DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE=0 RGB_FORMAT=png LOSS_FUNC="$BASELINE_LOSS" \
+      RESULT_ROOT="$RESULTS/baselines" TRAIN_ARGS="--data_join standard" "$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh" >&2
+    run="$RESULTS/baselines/No_metamer_${BASELINE_LOSS}_png_poisson0_None_${m}_${ds}"
+  fi
+  best_ckpt "$run"
+}
+
+# validate_on DATASET METHOD CKPT PSF NPE FORMAT KIND TAG OUTDIR: one tagged validation (KIND original|metamer)
+validate_on() {
+  local metamer=False; [ "$7" = metamer ] && metamer=True
+  DATASET_NAME="$1" METHOD="$2" PRETRAINED_ROOT="$3" PSF_NAME="$4" NPE="$5" RGB_FORMAT="$6" METAMER="$metamer" \
+    TAG="$8" RESULT_ROOT="$9" "$HSI_ROOT/scripts/validate_RGB2HS.sh"
+}
