@@ -22,28 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._mst_blocks import PreNorm, pad_to_multiple
+from ._mst_blocks import FeedForward, PreNorm, pad_to_multiple
 
 __all__ = ["MSFN", "SSFN", "MSpectralAB", "MSpatialAB", "SwinTransformerBlock", "WindowAttention",
            "SpectralFM", "SpatialFM", "MS_MSA", "FeedForward", "PreNorm"]
-
-
-class FeedForward(nn.Module):
-    """1x1 conv (x4) -> GELU -> depth-wise 3x3 -> GELU -> 1x1 conv, bias-free, on ``(B, H, W, C)``."""
-
-    def __init__(self, dim: int, mult: int = 4):
-        super().__init__()
-        hidden = dim * mult
-        self.net = nn.Sequential(
-            nn.Conv2d(dim, hidden, 1, 1, bias=False),
-            nn.GELU(),
-            nn.Conv2d(hidden, hidden, 3, 1, 1, bias=False, groups=hidden),
-            nn.GELU(),
-            nn.Conv2d(hidden, dim, 1, 1, bias=False),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class _Flatten(nn.Module):
