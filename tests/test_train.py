@@ -252,3 +252,35 @@ def test_data_path_ram_does_not_grow_with_the_dataset(tmp_path):
     small = _anon_rss_after_iterating(tmp_path / "small", 2)
     large = _anon_rss_after_iterating(tmp_path / "large", 16)          # +112 MB of cubes
     assert large - small < 25 * 2 ** 20, (small, large)
+
+
+def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tiny, tmp_path, monkeypatch):
+    from hsi.train import engine
+    from hsi.data import FullImageDataset
+    calls = {"n": 0}
+
+    def exploding_l1(pred, target):
+        calls["n"] += 1
+        loss = (pred - target).abs().mean()
+        return loss * float("nan") if calls["n"] == 7 else loss
+    monkeypatch.setattr(engine, "get_loss", lambda name: exploding_l1)
+    ds = tiny / "SYNTH"
+    pairs = [ScenePair(s, ds / "Train_Spec" / f"{s}.mat", ds / "Train_RGB" / f"{s}.jpg") for s in ("scene_00", "scene_01")]
+    train_set = PatchDataset(pairs, SceneCache(tmp_path / "cache"), 32, 8)
+    cfg = engine.TrainConfig(method="mst_plus_plus", out_dir=tmp_path / "run", total_iterations=20, batch_size=2,
+                             save_freq=5, valid_freq=0, num_workers=0, device="cpu")
+    with pytest.raises(engine.TrainingDiverged, match="iteration 7") as info:
+        engine.train(cfg, train_set, FullImageDataset(pairs[:1], None))
+    assert "last.pth" in str(info.value)
+    assert load_checkpoint(tmp_path / "run" / "last.pth")["iteration"] == 5
+
+
+def test_checkpoint_of_another_architecture_is_refused_by_name(tiny, tmp_path):
+    from hsi.models import build_model, save_checkpoint
+    ckpt = save_checkpoint(tmp_path / "mst.pth", build_model("ssrnet"))
+    res = subprocess.run([sys.executable, str(ROOT / "RGB2HS/validate_RGB2HS.py"), "--dataset_path", str(tiny),
+                          "--dataset_name", "SYNTH", "--pretrained_root", str(ckpt), "--method", "mst_plus_plus",
+                          "--result_root", str(tmp_path / "val"), "--device", "cpu"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "does not fit MST_Plus_Plus" in res.stderr and "missing" in res.stderr
+    assert not (tmp_path / "val").exists()
