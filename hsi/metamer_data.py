@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from hsi.device import resolve_device
 from hsi.metamer import METAMER_MODES, MetamerResult, make_metamer
 from hsi.render import RenderConfig, RenderResult, make_generators, render_rgb, scene_seed
 
@@ -167,16 +168,6 @@ def scene_outputs(out_dir: Path, scene: str, formats: Sequence[str]) -> dict[str
         for v in VARIANTS:
             files[f"{v}_{ext}"] = out_dir / METAMER_RGB_DIR / f"{scene}_{v}.{ext}"
     return files
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto``: CUDA when available, else CPU; otherwise the device named."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MetamerDataError(f"device {device!r} asked for but CUDA is not available")
-    return dev
 
 
 @dataclass(frozen=True)

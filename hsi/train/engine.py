@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from hsi.data import FullImageDataset, PatchDataset, ResumableBatchSampler
+from hsi.device import resolve_device
 from hsi.io import atomic_write_json, provenance
 from hsi.models import build_model, count_parameters, get_spec, load_checkpoint, load_state_dict_strict, save_checkpoint
 from hsi.models.adapter import run_model
@@ -120,19 +121,6 @@ def init_distributed(device: str) -> DistInfo:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return DistInfo(rank, world, local)
-
-
-def resolve_device(device: str, info: DistInfo) -> torch.device:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda asked for, but no CUDA device is available")
-        if info.world_size > 1 or dev.index is None:
-            dev = torch.device("cuda", info.local_rank if info.world_size > 1 else torch.cuda.current_device())
-        torch.cuda.set_device(dev)
-    return dev
 
 
 # ------------------------------------------------------------------------------------ logging
@@ -250,7 +238,7 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
         print(f"[train] {out} already finished {done['iterations']} iterations: skipped (--resume)")
         return done
     info = init_distributed(cfg.device)
-    device = resolve_device(cfg.device, info)
+    device = resolve_device(cfg.device, info.local_rank if info.world_size > 1 else None)
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
     if info.world_size > 1:

@@ -17,7 +17,8 @@ from hsi.models import build_model, get_spec
 from hsi.render import RenderConfig
 from hsi.train.cli import (cache_of, camera_srf, device_of, generate_command, generated_dir, paired_scenes,
                            pretrained_of, psf_label, scene_stats, write_scene_list)
-from hsi.train.engine import DistInfo, TrainConfig, resolve_device, train
+from hsi.device import resolve_device
+from hsi.train.engine import TrainConfig, train
 from hsi.train.evaluate import evaluate
 from hsi.train.losses import get_loss
 from hsi.train.onthefly import OnTheFlyRenderer, psf_margin
@@ -63,7 +64,7 @@ def run_rgb2hs_training(args, mode: str) -> dict:
     hint = f"make them with:\n  {generate_command(args)}"
     renderer, margin, stats = None, 0, None
     srf = camera_srf(args)
-    device = resolve_device(device_of(args), DistInfo())
+    device = resolve_device(device_of(args))
     if mode == "onthefly" and args.on_the_fly:
         valid_join = args.data_join
         train_pairs = [ScenePair(s, dataset_dir / "Train_Spec" / f"{s}.mat", None) for s in train_scenes]
@@ -164,7 +165,7 @@ def run_validation(args) -> list[dict]:
     dataset_dir = Path(args.dataset_path) / args.dataset_name
     scenes = read_split(dataset_dir, args.split)
     gen = generated_dir(args.dataset_path, args.dataset_name, args.noise_type, args.npe, args.psf_name)
-    device = resolve_device(device_of(args), DistInfo())
+    device = resolve_device(device_of(args))
     model = build_model(args.method, pretrained=str(ckpt)).to(device)
     srf = torch.from_numpy(camera_srf(args))
     formats = ["png", "jpg"] if args.rgb_format == "all" else [args.rgb_format]
