@@ -55,6 +55,8 @@ def _assert_trained(run_dir: Path, iterations: int):
     assert summary["iterations"] == iterations and summary["finished"]
     assert {p.name for p in run_dir.glob("*.pth")} == {"last.pth", "best.pth"}   # no checkpoint flood
     assert load_checkpoint(run_dir / "last.pth")["iteration"] == iterations
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))                 # TensorBoard scalars
+    assert (run_dir / "train.log").read_text().count("validation:") >= 1
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["config"]["method"] and cfg["versions"]["torch"] and "git_commit" in cfg
 

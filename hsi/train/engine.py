@@ -136,7 +136,7 @@ class ScalarLog:
         try:
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(str(out_dir / "tensorboard"))
-        except Exception:  # tensorboard not installed: the CSV still has every scalar
+        except Exception:  # tensorboard missing (it is a requirement, but a bare environment may lack it)
             LOG.info("TensorBoard not installed: scalars go to %s only", self.path)
         if use_wandb:
             try:
