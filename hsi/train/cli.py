@@ -62,6 +62,9 @@ def add_engine_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", type=str2bool, default=False, help="continue from <run>/last.pth if present")
     g.add_argument("--amp", type=str2bool, default=False, help="bf16 autocast")
     g.add_argument("--compile", type=str2bool, default=False, help="torch.compile the network")
+    g.add_argument("--compile_mode", default="default",
+                   choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                   help="torch.compile mode (reduce-overhead: CUDA graphs)")
     g.add_argument("--tf32", type=str2bool, default=True, help="allow TF32 on CUDA")
     g.add_argument("--deterministic", type=str2bool, default=False, help="deterministic algorithms (exact resume on GPU)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:k")

@@ -59,7 +59,9 @@ class TrainConfig:
         eta_min: final learning rate of the cosine schedule.
         log_freq, valid_freq, save_freq: in iterations (``valid_freq`` 0: validate only at the end).
         seed: seeds model init, data order, augmentation and on-the-fly rendering.
-        amp: bf16 autocast; compile: ``torch.compile`` the network; tf32: allow TF32 matmuls on CUDA.
+        amp: bf16 autocast; compile: ``torch.compile`` the network; compile_mode: its mode
+            (``default``, ``reduce-overhead`` = CUDA graphs, against the kernel-launch overhead that
+            bounds small networks such as MST++, ``max-autotune``); tf32: allow TF32 matmuls on CUDA.
         deterministic: deterministic algorithms (bit-exact resume on GPU; slower).
         num_workers: DataLoader worker processes (0: in the main process).
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:k]``.
@@ -86,6 +88,7 @@ class TrainConfig:
     seed: int = 0
     amp: bool = False
     compile: bool = False
+    compile_mode: str = "default"
     tf32: bool = True
     deterministic: bool = False
     num_workers: int = 2
@@ -259,7 +262,9 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
 
     seed_everything(cfg.seed)
     model = build_model(cfg.method, pretrained=cfg.pretrained).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
+    # fused Adam on CUDA: the same update in one kernel (the multi-tensor version costs ~5 ms per
+    # MST++ step on an H200, 17 % of a bf16 + compile step)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.total_iterations, eta_min=cfg.eta_min)
     start, best = 0, math.inf
     last_path, best_path = out / "last.pth", out / "best.pth"
@@ -278,7 +283,7 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
 
     net = model
     if cfg.compile:
-        net = torch.compile(model)
+        net = torch.compile(model, mode=None if cfg.compile_mode == "default" else cfg.compile_mode)
     if info.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,

@@ -94,7 +94,7 @@ def run_rgb2hs_training(args, mode: str) -> dict:
     cfg = TrainConfig(
         method=args.method, out_dir=out, total_iterations=args.num_epochs * args.per_epoch_iteration,
         init_lr=args.init_lr, batch_size=args.batch_size, loss=args.loss_func, log_freq=args.log_freq,
-        valid_freq=args.valid_freq, save_freq=args.save_freq, seed=args.seed, amp=args.amp, compile=args.compile,
+        valid_freq=args.valid_freq, save_freq=args.save_freq, seed=args.seed, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
         tf32=args.tf32, deterministic=args.deterministic, num_workers=args.num_workers, device=device_of(args),
         resume=args.resume, pretrained=pretrained_of(args), srf=srf, valid_border=args.valid_border,
         stop_at=args.stop_at, wandb=args.wandb,
@@ -128,7 +128,7 @@ def run_mstpp_training(args) -> dict:
     cfg = TrainConfig(
         method=args.method, out_dir=Path(out), total_iterations=args.end_epoch * args.iterations_per_epoch,
         init_lr=args.init_lr, batch_size=args.batch_size, loss="mrae", valid_freq=args.valid_freq,
-        save_freq=args.save_freq, log_freq=args.log_freq, seed=args.seed, amp=args.amp, compile=args.compile,
+        save_freq=args.save_freq, log_freq=args.log_freq, seed=args.seed, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
         tf32=args.tf32, deterministic=args.deterministic, num_workers=args.num_workers, device=device_of(args),
         resume=args.resume, pretrained=None if str(args.pretrained_model_path).lower() == "none" else args.pretrained_model_path,
         srf=camera_srf(args), valid_border=args.valid_border, stop_at=args.stop_at, wandb=args.wandb,
