@@ -28,7 +28,7 @@ from torch import nn
 
 __all__ = [
     "PreNorm", "FeedForward", "MaskGuidedMechanism", "MS_MSA", "MSAB",
-    "build_unet_layers", "pad_to_multiple",
+    "build_unet_layers", "pad_to_multiple", "unet_forward",
 ]
 
 
@@ -191,6 +191,7 @@ def build_unet_layers(
     num_blocks: list[int] | tuple[int, ...],
     make_block: Callable[[int, int], nn.Module],
     mask_downsample: bool = False,
+    bias: bool = False,
 ) -> tuple[nn.ModuleList, nn.Module, nn.ModuleList]:
     """Encoder, bottleneck and decoder of a single-stage spectral transformer U-Net.
 
@@ -205,11 +206,12 @@ def build_unet_layers(
         num_blocks: blocks per level, the last entry for the bottleneck.
         make_block: ``make_block(width, n_blocks)`` builds one block stack.
         mask_downsample: add the mask down-sampling conv to each encoder level.
+        bias: biases on the down-sampling and fusion convolutions (MST/MST++: none; HySAT: yes).
     """
     encoder = nn.ModuleList()
     width = dim
     for level in range(stage):
-        entries = [make_block(width, num_blocks[level]), nn.Conv2d(width, width * 2, 4, 2, 1, bias=False)]
+        entries = [make_block(width, num_blocks[level]), nn.Conv2d(width, width * 2, 4, 2, 1, bias=bias)]
         if mask_downsample:
             entries.append(nn.Conv2d(width, width * 2, 4, 2, 1, bias=False))
         encoder.append(nn.ModuleList(entries))
@@ -220,8 +222,24 @@ def build_unet_layers(
         half = width // 2
         decoder.append(nn.ModuleList([
             nn.ConvTranspose2d(width, half, kernel_size=2, stride=2, padding=0, output_padding=0),
-            nn.Conv2d(width, half, 1, 1, bias=False),
+            nn.Conv2d(width, half, 1, 1, bias=bias),
             make_block(half, num_blocks[stage - 1 - level]),
         ]))
         width = half
     return encoder, bottleneck, decoder
+
+
+def unet_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Forward of a U-Net built by ``build_unet_layers`` (without mask) with ``net.embedding`` and
+    ``net.mapping``: encoder with skips, bottleneck, decoder fusing the skips, global residual.
+    ``(N, C, H, W) -> (N, C, H, W)``."""
+    fea = net.embedding(x)
+    skips = []
+    for block, down in net.encoder_layers:
+        fea = block(fea)
+        skips.append(fea)
+        fea = down(fea)
+    fea = net.bottleneck(fea)
+    for (up, fuse, block), skip in zip(net.decoder_layers, reversed(skips)):
+        fea = block(fuse(torch.cat([up(fea), skip], dim=1)))
+    return net.mapping(fea) + x

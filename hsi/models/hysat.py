@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._mst_blocks import PreNorm, pad_to_multiple
+from ._mst_blocks import PreNorm, build_unet_layers, pad_to_multiple, unet_forward
 
 __all__ = ["HySAT", "MST", "MSAB", "MS_MSA", "Feedforward", "PreNorm"]
 
@@ -129,41 +129,14 @@ class MST(nn.Module):
         self.stage = stage
         self.embedding = nn.Conv2d(in_dim, dim, 3, padding=1)
 
-        width = dim
-        encoder = []
-        for i in range(stage):
-            encoder.append(nn.ModuleList([
-                MSAB(width, dim_head=dim, heads=width // dim, num_blocks=num_blocks[i]),
-                nn.Conv2d(width, 2 * width, kernel_size=4, stride=2, padding=1),
-            ]))
-            width *= 2
-        self.encoder_layers = nn.ModuleList(encoder)
-
-        self.bottleneck = MSAB(width, dim_head=dim, heads=width // dim, num_blocks=num_blocks[-1])
-
-        decoder = []
-        for i in range(stage):
-            decoder.append(nn.ModuleList([
-                nn.ConvTranspose2d(width, width // 2, kernel_size=2, stride=2),
-                nn.Conv2d(width, width // 2, 1),
-                MSAB(width // 2, dim_head=dim, heads=(width // 2) // dim, num_blocks=num_blocks[stage - 1 - i]),
-            ]))
-            width //= 2
-        self.decoder_layers = nn.ModuleList(decoder)
+        self.encoder_layers, self.bottleneck, self.decoder_layers = build_unet_layers(
+            dim, stage, num_blocks,
+            lambda width, n: MSAB(width, dim_head=dim, heads=width // dim, num_blocks=n), bias=True)
 
         self.mapping = nn.Conv2d(dim, out_dim, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        fea = self.embedding(x)
-        skips = []
-        for block, down in self.encoder_layers:
-            fea = block(fea)
-            skips.append(fea)
-            fea = down(fea)
-        fea = self.bottleneck(fea)
-        for (up, fuse, block), skip in zip(self.decoder_layers, reversed(skips)):
-            fea = block(fuse(torch.cat([up(fea), skip], dim=1)))
-        return self.mapping(fea) + x
+        return unet_forward(self, x)
 
 
 class HySAT(nn.Module):

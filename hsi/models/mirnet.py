@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._layers import ChannelAttention
+
 __all__ = ["MIRNet"]
 
 
@@ -114,23 +116,6 @@ class SpatialAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
         return x * torch.sigmoid(self.spatial(pooled))
-
-
-class ChannelAttention(nn.Module):
-    """Squeeze-and-excitation channel gate (reduction ``reduction``)."""
-
-    def __init__(self, channel: int, reduction: int = 8, bias: bool = True):
-        super().__init__()
-        self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.conv_du = nn.Sequential(
-            nn.Conv2d(channel, channel // reduction, 1, padding=0, bias=bias),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channel // reduction, channel, 1, padding=0, bias=bias),
-            nn.Sigmoid(),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.conv_du(self.avg_pool(x))
 
 
 class DAU(nn.Module):

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._layers import ChannelAttention
+
 __all__ = ["MPRNet"]
 
 
@@ -28,29 +30,12 @@ def _same_conv(cin: int, cout: int, kernel_size: int, bias: bool = False, stride
     return nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2, bias=bias)
 
 
-class CALayer(nn.Module):
-    """Squeeze-and-excitation channel gate."""
-
-    def __init__(self, channel: int, reduction: int = 16, bias: bool = False):
-        super().__init__()
-        self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.conv_du = nn.Sequential(
-            nn.Conv2d(channel, channel // reduction, 1, padding=0, bias=bias),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channel // reduction, channel, 1, padding=0, bias=bias),
-            nn.Sigmoid(),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.conv_du(self.avg_pool(x))
-
-
 class CAB(nn.Module):
     """Channel attention block: conv-act-conv, channel gate, residual. Shape-preserving."""
 
     def __init__(self, n_feat: int, kernel_size: int, reduction: int, bias: bool, act: nn.Module):
         super().__init__()
-        self.CA = CALayer(n_feat, reduction, bias=bias)
+        self.CA = ChannelAttention(n_feat, reduction, bias=bias)
         self.body = nn.Sequential(_same_conv(n_feat, n_feat, kernel_size, bias=bias), act,
                                   _same_conv(n_feat, n_feat, kernel_size, bias=bias))
 

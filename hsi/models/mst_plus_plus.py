@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._mst_blocks import MSAB, build_unet_layers, pad_to_multiple
+from ._mst_blocks import MSAB, build_unet_layers, pad_to_multiple, unet_forward
 
 __all__ = ["MST_Plus_Plus", "SST"]
 
@@ -59,16 +59,7 @@ class SST(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fea = self.embedding(x)
-        skips = []
-        for block, down in self.encoder_layers:
-            fea = block(fea)
-            skips.append(fea)
-            fea = down(fea)
-        fea = self.bottleneck(fea)
-        for (up, fuse, block), skip in zip(self.decoder_layers, reversed(skips)):
-            fea = block(fuse(torch.cat([up(fea), skip], dim=1)))
-        return self.mapping(fea) + x
+        return unet_forward(self, x)
 
 
 class MST_Plus_Plus(nn.Module):
