@@ -86,3 +86,16 @@ validate_on() {
   DATASET_NAME="$1" METHOD="$2" PRETRAINED_ROOT="$3" PSF_NAME="$4" NPE="$5" RGB_FORMAT="$6" METAMER="$metamer" \
     TAG="$8" RESULT_ROOT="$9" "$HSI_ROOT/scripts/validate_RGB2HS.sh"
 }
+
+# run_rgb2hs_trainer SCRIPT: one of the three RGB2HS trainers with the variables set by the per-mode
+# drivers (PSF_NAME, DATASET_NAME, METHOD, RESULT_ROOT, NOISE_TYPE, NPE, RGB_FORMAT, LOSS_FUNC, INIT_LR,
+# SEED, TRAIN_ARGS) and the scale settings above
+run_rgb2hs_trainer() {
+  local args=(--psf_name "$PSF_NAME" --dataset_path "$DATASET_PATH" --dataset_name "$DATASET_NAME" --method "$METHOD"
+    --result_root "$RESULT_ROOT" --noise_type "$NOISE_TYPE" --npe "$NPE" --rgb_format "$RGB_FORMAT"
+    --loss_func "$LOSS_FUNC" --num_epochs "$NUM_EPOCHS" --per_epoch_iteration "$PER_EPOCH_ITERATION"
+    --batch_size "$BATCH_SIZE" --crop_size "$CROP_SIZE" --stride "$STRIDE" --valid_freq "$VALID_FREQ"
+    --save_freq "$SAVE_FREQ" --log_freq "$LOG_FREQ" --seed "$SEED")
+  if [ -n "$INIT_LR" ]; then args+=(--init_lr "$INIT_LR"); fi
+  $LAUNCH "./RGB2HS/$1" "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS
+}

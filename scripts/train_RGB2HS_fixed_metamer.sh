@@ -13,10 +13,4 @@ INIT_LR="${INIT_LR:-}"                  # empty: the method's learning rate
 SEED="${SEED:-0}"
 TRAIN_ARGS="${TRAIN_ARGS:-}"            # more flags of train_RGB2HS_fixed_metamer.py
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-args=(--psf_name "$PSF_NAME" --dataset_path "$DATASET_PATH" --dataset_name "$DATASET_NAME" --method "$METHOD"
-      --result_root "$RESULT_ROOT" --noise_type "$NOISE_TYPE" --npe "$NPE" --rgb_format "$RGB_FORMAT"
-      --loss_func "$LOSS_FUNC" --num_epochs "$NUM_EPOCHS" --per_epoch_iteration "$PER_EPOCH_ITERATION"
-      --batch_size "$BATCH_SIZE" --crop_size "$CROP_SIZE" --stride "$STRIDE" --valid_freq "$VALID_FREQ"
-      --save_freq "$SAVE_FREQ" --log_freq "$LOG_FREQ" --seed "$SEED")
-[ -n "$INIT_LR" ] && args+=(--init_lr "$INIT_LR")
-$LAUNCH ./RGB2HS/train_RGB2HS_fixed_metamer.py "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS
+run_rgb2hs_trainer train_RGB2HS_fixed_metamer.py
