@@ -1,9 +1,13 @@
 """Training throughput (samples/s): the data path alone, the step alone and the whole engine loop.
 
-For each method and precision mode (fp32, amp = bf16 autocast, amp+compile), on fixed data from disk
-and on on-the-fly metamers, prints one JSON record per measurement and writes them all to ``--out``.
+For each method and mode, on fixed data from disk and on on-the-fly metamers, prints one JSON record
+per measurement and writes them all to ``--out``. Modes: ``toolbox`` (the MST++ toolbox's step: fp32,
+eager, multi-tensor Adam; the baseline to re-measure on the card at hand), ``fp32`` (the engine's fp32
+step: fused Adam on CUDA), ``amp`` (bf16 autocast), ``amp+compile`` (torch.compile, default mode) and
+``amp+compile-ro`` (torch.compile ``reduce-overhead``: CUDA graphs).
 
-* ``data``: batches from the DataLoader (and, on the fly, rendered on the device), no network;
+* ``data``: batches from the data path (DataLoader workers, or scenes held on the device with
+  ``--data_on_device on``; on the fly also rendered on the device), no network;
 * ``step``: forward, loss, backward and Adam on random tensors already on the device;
 * ``loop``: ``hsi.train.engine.train`` itself (steady state: median of its logged windows after warm-up).
 
@@ -27,7 +31,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hsi.camera import load_srf
-from hsi.data import PatchDataset, ResumableBatchSampler, SceneCache, ScenePair, read_split
+from hsi.data import DevicePatchSource, PatchDataset, ResumableBatchSampler, SceneCache, ScenePair, read_split
 from hsi.datasets import get_dataset_spec
 from hsi.io import atomic_write_json, provenance
 from hsi.models import build_model
@@ -39,7 +43,9 @@ from hsi.train.evaluate import autocast
 from hsi.train.losses import get_loss
 from hsi.train.onthefly import OnTheFlyRenderer, psf_margin
 
-MODES = {"fp32": (False, False), "amp": (True, False), "amp+compile": (True, True)}
+# mode: (bf16 autocast, torch.compile mode or None, fused Adam where available)
+MODES = {"toolbox": (False, None, False), "fp32": (False, None, True), "amp": (True, None, True),
+         "amp+compile": (True, "default", True), "amp+compile-ro": (True, "reduce-overhead", True)}
 
 
 def _sync(device):
@@ -47,11 +53,13 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def data_rate(train_set, renderer, batch, workers, device, n_batches) -> float:
-    loader = DataLoader(train_set, batch_sampler=ResumableBatchSampler(len(train_set), batch), num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-                        prefetch_factor=4 if workers else None)
-    it = iter(loader)
+def data_rate(train_set, renderer, batch, workers, device, n_batches, on_device) -> float:
+    sampler = ResumableBatchSampler(len(train_set), batch)
+    if on_device:
+        it = map(DevicePatchSource(train_set, device).batch, iter(sampler))
+    else:
+        it = iter(DataLoader(train_set, batch_sampler=sampler, num_workers=workers, pin_memory=device.type == "cuda",
+                             persistent_workers=workers > 0, prefetch_factor=4 if workers else None))
     for _ in range(3):
         b = next(it)
         if renderer is not None:
@@ -68,10 +76,11 @@ def data_rate(train_set, renderer, batch, workers, device, n_batches) -> float:
     return n_batches * batch / (time.perf_counter() - t)
 
 
-def step_rate(method, batch, crop, device, amp, compile_, n_steps) -> tuple[float, float]:
+def step_rate(method, batch, crop, device, amp, compile_mode, fused, n_steps) -> tuple[float, float]:
     model = build_model(method).to(device)
-    net = torch.compile(model) if compile_ else model
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=device.type == "cuda")  # as the engine
+    net = model if compile_mode is None else torch.compile(model, mode=None if compile_mode == "default" else compile_mode)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused and device.type == "cuda")
+    mark_step = compile_mode == "reduce-overhead" and device.type == "cuda"
     loss_fn = get_loss("mrae")
     x = torch.rand(batch, 3, crop, crop, device=device)
     y = torch.rand(batch, 31, crop, crop, device=device) + 0.01
@@ -79,6 +88,8 @@ def step_rate(method, batch, crop, device, amp, compile_, n_steps) -> tuple[floa
         torch.cuda.reset_peak_memory_stats()
 
     def step():
+        if mark_step:
+            torch.compiler.cudagraph_mark_step_begin()
         with autocast(device, amp):
             out = run_model(net, method, x)
         loss = loss_fn(out.float(), y)
@@ -96,11 +107,14 @@ def step_rate(method, batch, crop, device, amp, compile_, n_steps) -> tuple[floa
     return n_steps * batch / (time.perf_counter() - t), peak
 
 
-def loop_rate(method, train_set, renderer, batch, workers, device, amp, compile_, iterations, srf) -> float:
+def loop_rate(method, train_set, renderer, batch, workers, device, amp, compile_mode, iterations, srf,
+              on_device) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(method=method, out_dir=Path(tmp), total_iterations=iterations, batch_size=batch,
-                          loss="mrae", log_freq=10, valid_freq=0, save_freq=10 ** 9, amp=amp, compile=compile_,
-                          num_workers=workers, device=str(device), srf=srf)
+                          loss="mrae", log_freq=10, valid_freq=0, save_freq=10 ** 9, amp=amp,
+                          compile=compile_mode is not None, compile_mode=compile_mode or "default",
+                          num_workers=workers, data_on_device="on" if on_device else "off", device=str(device),
+                          srf=srf)
         train(cfg, train_set, None, renderer)
         with open(Path(tmp) / "scalars.csv") as fh:
             rates = [float(r["value"]) for r in csv.DictReader(fh) if r["name"] == "train/samples_per_s"]
@@ -123,6 +137,8 @@ def main(argv=None) -> int:
     ap.add_argument("--crop_size", type=int, default=128)
     ap.add_argument("--stride", type=int, default=8)
     ap.add_argument("--num_workers", type=int, default=8)
+    ap.add_argument("--data_on_device", nargs="+", default=["off", "on"], choices=["off", "on"],
+                    help="data paths to measure: DataLoader workers (off) and scenes held on the device (on)")
     ap.add_argument("--batches", type=int, default=30, help="batches timed for data and step")
     ap.add_argument("--loop_iterations", type=int, default=100)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -164,20 +180,26 @@ def main(argv=None) -> int:
 
     if "data" in args.parts:
         for kind, (ds, renderer) in sets.items():
-            emit(part="data", data=kind, workers=args.num_workers,
-                 samples_per_s=round(data_rate(ds, renderer, args.batch_size, args.num_workers, device, args.batches), 1))
+            for placement in args.data_on_device:
+                on = placement == "on"
+                rate = data_rate(ds, renderer, args.batch_size, args.num_workers, device, args.batches, on)
+                emit(part="data", data=kind, data_on_device=on, workers=0 if on else args.num_workers,
+                     samples_per_s=round(rate, 1))
     for method in args.methods:
         for mode in args.modes:
-            amp, comp = MODES[mode]
+            amp, compile_mode, fused = MODES[mode]
             if "step" in args.parts:
-                rate, peak = step_rate(method, args.batch_size, args.crop_size, device, amp, comp, args.batches)
+                rate, peak = step_rate(method, args.batch_size, args.crop_size, device, amp, compile_mode, fused,
+                                       args.batches)
                 emit(part="step", method=method, mode=mode, samples_per_s=round(rate, 1), peak_gib=round(peak, 2))
-            if "loop" in args.parts:
+            if "loop" in args.parts and mode != "toolbox":
                 for kind, (ds, renderer) in sets.items():
-                    rate = loop_rate(method, ds, renderer, args.batch_size, args.num_workers, device, amp, comp,
-                                     args.loop_iterations, srf)
-                    emit(part="loop", method=method, mode=mode, data=kind, workers=args.num_workers,
-                         samples_per_s=round(rate, 1))
+                    for placement in args.data_on_device:
+                        on = placement == "on"
+                        rate = loop_rate(method, ds, renderer, args.batch_size, args.num_workers, device, amp,
+                                         compile_mode, args.loop_iterations, srf, on)
+                        emit(part="loop", method=method, mode=mode, data=kind, data_on_device=on,
+                             workers=0 if on else args.num_workers, samples_per_s=round(rate, 1))
     atomic_write_json(args.out, provenance(args=vars(args), records=records))
     return 0
 

@@ -202,6 +202,7 @@ class PatchDataset(Dataset):
     stats: dict[str, SceneStats] | None = None
     _grid: list[tuple[int, int, int]] = field(default_factory=list, init=False)  # (rows, cols, start)
     _rgb_range: dict[int, tuple[float, float]] = field(default_factory=dict, init=False)
+    _sizes: list[tuple[int, int]] = field(default_factory=list, init=False)  # (H, W) per scene
 
     def __post_init__(self):
         if not self.pairs:
@@ -220,6 +221,7 @@ class PatchDataset(Dataset):
             rows = (h - self.crop_size) // self.stride + 1
             cols = (w - self.crop_size) // self.stride + 1
             self._grid.append((rows, cols, start))
+            self._sizes.append((h, w))
             start += rows * cols
         self._starts = np.array([g[2] for g in self._grid])
         self.num_patches = start
@@ -240,20 +242,31 @@ class PatchDataset(Dataset):
             self._rgb_range[s] = (float(rgb.min()), float(rgb.max()))
         return self._rgb_range[s]
 
+    def window(self, s: int, top: int, left: int) -> tuple[tuple[slice, slice], tuple[int, int, int, int]]:
+        """Rows/columns of the patch at ``(top, left)`` of scene ``s`` plus its context margin, clipped to
+        the image, and the reflect padding ``(top, bottom, left, right)`` that restores the full size."""
+        h, w = self._sizes[s]
+        c, m = self.crop_size, self.margin
+        t0, t1, l0, l1 = top - m, top + c + m, left - m, left + c + m
+        rows, cols = slice(max(t0, 0), min(t1, h)), slice(max(l0, 0), min(l1, w))
+        return (rows, cols), (max(-t0, 0), max(t1 - h, 0), max(-l0, 0), max(l1 - w, 0))
+
+    def scene_stats(self, s: int) -> SceneStats:
+        """On-the-fly rendering values of scene ``s`` (neutral ones when no statistics were given)."""
+        return self.stats[self.pairs[s].key] if self.stats else SceneStats(0.0, 0.0, 1.0)
+
     def __getitem__(self, item):
         index, code = item if isinstance(item, tuple) else (item, 0)
         s, top, left = self.locate(int(index))
         pair = self.pairs[s]
-        c, m = self.crop_size, self.margin
+        c = self.crop_size
         cube_full = self.cache.cube(pair.cube_path)
         if pair.rgb_path is None:
-            _, h, w = cube_full.shape
-            t0, t1, l0, l1 = top - m, top + c + m, left - m, left + c + m
-            patch = np.asarray(cube_full[:, max(t0, 0):min(t1, h), max(l0, 0):min(l1, w)], dtype=np.float32)
-            pad = ((0, 0), (max(-t0, 0), max(t1 - h, 0)), (max(-l0, 0), max(l1 - w, 0)))
-            if any(p for ax in pad for p in ax):
-                patch = np.pad(patch, pad, mode="reflect")
-            st = self.stats[pair.key] if self.stats else SceneStats(0.0, 0.0, 1.0)
+            (rows, cols), (pt, pb, pl, pr) = self.window(s, top, left)
+            patch = np.asarray(cube_full[:, rows, cols], dtype=np.float32)
+            if pt or pb or pl or pr:
+                patch = np.pad(patch, ((0, 0), (pt, pb), (pl, pr)), mode="reflect")
+            st = self.scene_stats(s)
             return {"cube": torch.from_numpy(np.ascontiguousarray(augment(patch, code))),
                     "gain": torch.tensor(st.gain, dtype=torch.float64),
                     "dn_min": torch.tensor(st.dn_min, dtype=torch.float32),
@@ -264,6 +277,81 @@ class PatchDataset(Dataset):
         rgb = (np.asarray(rgb_full[:, top:top + c, left:left + c], dtype=np.float32) - lo) / max(hi - lo, 1e-12)
         return {"rgb": torch.from_numpy(np.ascontiguousarray(augment(rgb, code))),
                 "cube": torch.from_numpy(np.ascontiguousarray(augment(cube, code)))}
+
+
+def augment_tensor(x: torch.Tensor, code: int) -> torch.Tensor:
+    """:func:`augment` on the last two axes of a tensor (same codes, same result)."""
+    k = code & 3
+    if k:
+        x = torch.rot90(x, k, dims=(-2, -1))
+    flips = [d for bit, d in ((4, -2), (8, -1)) if code & bit]
+    return torch.flip(x, flips) if flips else x
+
+
+class DevicePatchSource:
+    """The batches of a :class:`PatchDataset`, cut on ``device`` from scenes held in its memory.
+
+    Each scene is read once from the cache and copied to ``device`` (RGB already min-max normalised as
+    the dataset does), so a batch costs a few slicing and copy kernels there instead of worker
+    processes, host copies and a transfer per batch. ``batch(items)`` returns exactly what
+    ``default_collate([dataset[i] for i in items])`` would, on ``device``. It needs
+    :meth:`bytes_needed` of device memory; host RAM holds one scene at a time while loading.
+    """
+
+    def __init__(self, dataset: PatchDataset, device: torch.device | str, progress: bool = False):
+        from tqdm import tqdm
+        self.dataset = dataset
+        self.device = torch.device(device)
+        self.cubes: list[torch.Tensor] = []
+        self.rgbs: list[torch.Tensor | None] = []
+        for s, pair in enumerate(tqdm(dataset.pairs, desc="scenes to device", disable=not progress, leave=False)):
+            cube = np.array(dataset.cache.cube(pair.cube_path), dtype=np.float32)  # one scene in host RAM
+            self.cubes.append(torch.from_numpy(cube).to(self.device))
+            if pair.rgb_path is None:
+                self.rgbs.append(None)
+                continue
+            lo, hi = dataset._minmax(s)
+            raw = torch.from_numpy(np.array(dataset.cache.rgb(pair.rgb_path), dtype=np.float32))
+            self.rgbs.append(((raw.to(self.device) - lo) / max(hi - lo, 1e-12)).contiguous())
+
+    @staticmethod
+    def bytes_needed(dataset: PatchDataset) -> int:
+        """Device memory the scenes of ``dataset`` take (float32 cubes and RGB images)."""
+        bands = [dataset.cache.cube(pair.cube_path).shape[0] for pair in dataset.pairs[:1]]
+        return sum((bands[0] + (0 if pair.rgb_path is None else 3)) * h * w * 4
+                   for pair, (h, w) in zip(dataset.pairs, dataset._sizes))
+
+    def _patch(self, s: int, top: int, left: int, code: int) -> dict[str, torch.Tensor]:
+        ds, c = self.dataset, self.dataset.crop_size
+        if self.rgbs[s] is None:
+            (rows, cols), (pt, pb, pl, pr) = ds.window(s, top, left)
+            if pt or pb or pl or pr:   # numpy's reflect padding (repeated for pads beyond the image) as indices
+                r = np.pad(np.arange(rows.start, rows.stop), (pt, pb), mode="reflect")
+                c_ = np.pad(np.arange(cols.start, cols.stop), (pl, pr), mode="reflect")
+                index = [self._to_device(torch.from_numpy(i)) for i in (r, c_)]
+                patch = self.cubes[s].index_select(1, index[0]).index_select(2, index[1])
+            else:
+                patch = self.cubes[s][:, rows, cols]
+            return {"cube": augment_tensor(patch, code)}
+        return {"rgb": augment_tensor(self.rgbs[s][:, top:top + c, left:left + c], code),
+                "cube": augment_tensor(self.cubes[s][:, top:top + c, left:left + c], code)}
+
+    def batch(self, items: Sequence[tuple[int, int]]) -> dict[str, torch.Tensor]:
+        """The batch of ``(patch_index, aug_code)`` items (as ``ResumableBatchSampler`` yields them)."""
+        located = [(self.dataset.locate(int(index)), int(code)) for index, code in items]
+        patches = [self._patch(s, top, left, code) for (s, top, left), code in located]
+        out = {k: torch.stack([p[k] for p in patches]) for k in patches[0]}
+        if "rgb" not in out:
+            stats = [self.dataset.scene_stats(s) for (s, _, _), _ in located]
+            for key, dtype in (("gain", torch.float64), ("dn_min", torch.float32), ("dn_max", torch.float32)):
+                out[key] = self._to_device(torch.tensor([getattr(st, key) for st in stats], dtype=dtype))
+        return out
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        """Small host tensor to the device without a host sync (pinned, non-blocking on CUDA)."""
+        if self.device.type != "cuda":
+            return t.to(self.device)
+        return t.pin_memory().to(self.device, non_blocking=True)
 
 
 class FullImageDataset(Dataset):

@@ -29,7 +29,11 @@ def projector(srf: torch.Tensor) -> torch.Tensor:
     c = torch.as_tensor(srf).to(torch.float64)
     if c.ndim != 2 or c.shape[0] < c.shape[1]:
         raise ValueError(f"srf must be (bands, channels) with bands >= channels, got {tuple(c.shape)}")
-    return c @ torch.linalg.solve(c.T @ c, c.T)
+    # solve_ex: no host sync on a GPU (a singular C^T C, i.e. a degenerate camera, is reported on CPU)
+    solution, info = torch.linalg.solve_ex(c.T @ c, c.T)
+    if c.device.type == "cpu" and int(info) != 0:
+        raise ValueError("the camera response is degenerate: C^T C is singular")
+    return c @ solution
 
 
 @dataclass

@@ -121,3 +121,9 @@ def test_exact_on_cuda_matches_cpu(smooth_cube, basler_srf):
     cpu = make_metamer(smooth_cube, basler_srf, -1.0, mode="exact").cube
     gpu = make_metamer(smooth_cube.cuda(), basler_srf.cuda(), -1.0, mode="exact").cube.cpu()
     torch.testing.assert_close(gpu, cpu, rtol=0, atol=1e-5)
+
+
+def test_projector_refuses_a_degenerate_camera():
+    srf = torch.ones(31, 3, dtype=torch.float64)          # three identical channels: C^T C is singular
+    with pytest.raises(ValueError, match="degenerate"):
+        projector(srf)

@@ -286,3 +286,49 @@ def test_checkpoint_of_another_architecture_is_refused_by_name(tiny, tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "does not fit MST_Plus_Plus" in res.stderr and "missing" in res.stderr
     assert not (tmp_path / "val").exists()
+
+
+def _tiny_pairs(tiny, rgb: bool):
+    ds = tiny / "SYNTH"
+    return [ScenePair(s, ds / "Train_Spec" / f"{s}.mat", ds / "Train_RGB" / f"{s}.jpg" if rgb else None)
+            for s in ("scene_00", "scene_01")]
+
+
+@pytest.mark.parametrize("rgb, margin", [(True, 0), (False, 0), (False, 5), (False, 40)])
+def test_device_patches_equal_the_loader_batches(tiny, tmp_path, rgb, margin):
+    from torch.utils.data import default_collate
+    from hsi.data import DevicePatchSource, SceneStats
+    pairs = _tiny_pairs(tiny, rgb)
+    stats = None if rgb else {p.key: SceneStats(0.5 + i, -0.1 * i, 2.0 + i) for i, p in enumerate(pairs)}
+    ds = PatchDataset(pairs, SceneCache(tmp_path / "cache"), 16, 8, margin=margin, stats=stats)
+    source = DevicePatchSource(ds, "cpu")
+    # every augmentation code, on patches at the image corners (reflect padding) and inside
+    items = [(int(i), code) for i, code in zip(np.linspace(0, len(ds) - 1, 16).astype(int), range(16))]
+    items += [(0, 5), (len(ds) - 1, 10)]
+    expected = default_collate([ds[i] for i in items])
+    got = source.batch(items)
+    assert got.keys() == expected.keys()
+    for k in expected:
+        assert got[k].dtype == expected[k].dtype, k
+        torch.testing.assert_close(got[k], expected[k], rtol=0, atol=0)
+    assert DevicePatchSource.bytes_needed(ds) == sum(t.numel() * 4 for t in source.cubes) + \
+        sum(t.numel() * 4 for t in source.rgbs if t is not None)
+
+
+def test_training_with_scenes_on_the_device_matches_the_loader(tiny, tmp_path):
+    from hsi.train import engine
+    train_set = PatchDataset(_tiny_pairs(tiny, True), SceneCache(tmp_path / "cache"), 32, 8)
+    states = {}
+    for choice in ("on", "off"):
+        cfg = engine.TrainConfig(method="mst_plus_plus", out_dir=tmp_path / choice, total_iterations=6, batch_size=2,
+                                 save_freq=6, log_freq=3, valid_freq=0, num_workers=0, device="cpu",
+                                 deterministic=True, data_on_device=choice)
+        engine.train(cfg, train_set, None)
+        assert json.loads((tmp_path / choice / "config.json").read_text())["config"]["data_on_device_used"] == (choice == "on")
+        states[choice] = load_checkpoint(tmp_path / choice / "last.pth")["state_dict"]
+    for k in states["on"]:
+        torch.testing.assert_close(states["on"][k], states["off"][k], rtol=0, atol=0)
+    assert _losses(tmp_path / "on") == _losses(tmp_path / "off")
+    assert not engine.use_device_data("auto", train_set, torch.device("cpu"))   # auto: CUDA only
+    with pytest.raises(ValueError, match="auto, on or off"):
+        engine.use_device_data("gpu", train_set, torch.device("cpu"))

@@ -62,19 +62,32 @@ def add_engine_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", type=str2bool, default=False, help="continue from <run>/last.pth if present")
     g.add_argument("--amp", type=str2bool, default=False, help="bf16 autocast")
     g.add_argument("--compile", type=str2bool, default=False, help="torch.compile the network")
-    g.add_argument("--compile_mode", default="default",
-                   choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
-                   help="torch.compile mode (reduce-overhead: CUDA graphs)")
+    g.add_argument("--compile_mode", default="auto",
+                   choices=["auto", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                   help="torch.compile mode (reduce-overhead: CUDA graphs; auto: reduce-overhead on one GPU, "
+                   "default on CPU and under DDP)")
     g.add_argument("--tf32", type=str2bool, default=True, help="allow TF32 on CUDA")
     g.add_argument("--deterministic", type=str2bool, default=False, help="deterministic algorithms (exact resume on GPU)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:k")
     g.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
+    g.add_argument("--data_on_device", default="auto", choices=["auto", "on", "off"],
+                   help="hold the training scenes in GPU memory and cut patches there (auto: on CUDA when they "
+                   "take under half of the free GPU memory; off: disk-backed DataLoader, RAM bounded)")
     g.add_argument("--cache_dir", default=None, help="uncompressed .npy cache of the scenes "
                    "(default <dataset_path>/<NAME>/cache)")
     g.add_argument("--valid_border", type=int, default=0, help="pixels cropped from each border for validation metrics")
     g.add_argument("--srf_name", default=None, help="camera the data was rendered with (ssrnet input; default: the "
                    "--srf_path file or the Basler camera)")
     g.add_argument("--stop_at", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def engine_options(args) -> dict:
+    """``TrainConfig`` fields that every training script takes from the same flags."""
+    return dict(init_lr=args.init_lr, batch_size=args.batch_size, log_freq=args.log_freq, valid_freq=args.valid_freq,
+                save_freq=args.save_freq, seed=args.seed, amp=args.amp, compile=args.compile,
+                compile_mode=args.compile_mode, tf32=args.tf32, deterministic=args.deterministic,
+                num_workers=args.num_workers, data_on_device=args.data_on_device, device=device_of(args),
+                resume=args.resume, valid_border=args.valid_border, stop_at=args.stop_at, wandb=args.wandb)
 
 
 def add_rgb2hs_args(ap: argparse.ArgumentParser, result_root: str, wandb_default: bool,

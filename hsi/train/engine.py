@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from hsi.data import FullImageDataset, PatchDataset, ResumableBatchSampler
+from hsi.data import DevicePatchSource, FullImageDataset, PatchDataset, ResumableBatchSampler
 from hsi.device import resolve_device
 from hsi.io import atomic_write_json, provenance
 from hsi.models import build_model, count_parameters, get_spec, load_checkpoint, load_state_dict_strict, save_checkpoint
@@ -60,10 +60,16 @@ class TrainConfig:
         log_freq, valid_freq, save_freq: in iterations (``valid_freq`` 0: validate only at the end).
         seed: seeds model init, data order, augmentation and on-the-fly rendering.
         amp: bf16 autocast; compile: ``torch.compile`` the network; compile_mode: its mode
-            (``default``, ``reduce-overhead`` = CUDA graphs, against the kernel-launch overhead that
-            bounds small networks such as MST++, ``max-autotune``); tf32: allow TF32 matmuls on CUDA.
+            (``default``; ``reduce-overhead`` = CUDA graphs, against the kernel-launch overhead that
+            bounds small networks such as MST++; ``max-autotune``; ``auto``: ``reduce-overhead`` on a
+            single CUDA device, ``default`` otherwise, i.e. on CPU and under DDP); tf32: allow TF32
+            matmuls on CUDA.
         deterministic: deterministic algorithms (bit-exact resume on GPU; slower).
         num_workers: DataLoader worker processes (0: in the main process).
+        data_on_device: ``on``: hold the training scenes in the device's memory and cut the patches
+            there (``hsi.data.DevicePatchSource``: no workers, no per-batch host copies); ``off``: the
+            disk-backed DataLoader; ``auto``: ``on`` for CUDA when the scenes take under half of the
+            free device memory.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:k]``.
         resume: continue from ``out_dir/last.pth`` if it exists.
         pretrained: weights to start from (a checkpoint file; iteration starts at 0).
@@ -88,10 +94,11 @@ class TrainConfig:
     seed: int = 0
     amp: bool = False
     compile: bool = False
-    compile_mode: str = "default"
+    compile_mode: str = "auto"
     tf32: bool = True
     deterministic: bool = False
     num_workers: int = 2
+    data_on_device: str = "auto"
     device: str = "auto"
     resume: bool = False
     pretrained: str | None = None
@@ -217,6 +224,53 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def use_device_data(choice: str | bool, train_set: PatchDataset, device: torch.device) -> bool:
+    """Whether the training patches are cut on the device (see ``TrainConfig.data_on_device``)."""
+    choice = {True: "on", False: "off"}.get(choice, str(choice).lower())
+    if choice not in ("auto", "on", "off"):
+        raise ValueError(f"data_on_device must be auto, on or off, got {choice!r}")
+    if choice != "auto":
+        return choice == "on"
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return DevicePatchSource.bytes_needed(train_set) < 0.5 * free
+
+
+# ------------------------------------------------------------------------------------ loss window
+class LossWindow:
+    """Training losses accumulated on the device between log points (no host sync per step).
+
+    ``add`` records each iteration's loss and the first iteration whose loss is not finite;
+    ``flush`` (one host sync) raises :class:`TrainingDiverged` naming that iteration, or returns the
+    mean loss and the number of iterations since the last ``reset``.
+    """
+
+    def __init__(self, device: torch.device, start: int):
+        self.total = torch.zeros((), dtype=torch.float64, device=device)
+        self.first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+        self.start = self.last = start
+
+    def add(self, loss: torch.Tensor, iteration: int) -> None:
+        value = loss.detach().to(torch.float64)
+        self.total += value
+        unseen = (~torch.isfinite(value)) & (self.first_bad < 0)
+        self.first_bad = torch.where(unseen, torch.full_like(self.first_bad, iteration), self.first_bad)
+        self.last = iteration
+
+    def flush(self, last_path: Path) -> tuple[float, int]:
+        total, first_bad = torch.stack([self.total, self.first_bad.to(torch.float64)]).tolist()
+        if first_bad >= 0:
+            raise TrainingDiverged(f"loss is not finite at iteration {int(first_bad)}; the last good checkpoint "
+                                   f"is {last_path if last_path.exists() else 'not written yet'}")
+        n = self.last - self.start
+        return (total / n if n else float("nan")), n
+
+    def reset(self, iteration: int) -> None:
+        self.total.zero_()
+        self.start = self.last = iteration
+
+
 # ------------------------------------------------------------------------------------ the loop
 def _finished_summary(out: Path, cfg: TrainConfig) -> dict | None:
     """The summary of a run in ``out`` that already finished ``cfg.total_iterations``, else None."""
@@ -282,8 +336,11 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
         LOG.info("--resume: no %s yet, starting from scratch", last_path)
 
     net = model
+    compile_mode = cfg.compile_mode
+    if compile_mode == "auto":
+        compile_mode = "reduce-overhead" if device.type == "cuda" and info.world_size == 1 else "default"
     if cfg.compile:
-        net = torch.compile(model, mode=None if cfg.compile_mode == "default" else cfg.compile_mode)
+        net = torch.compile(model, mode=None if compile_mode == "default" else compile_mode)
     if info.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
@@ -291,14 +348,24 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
 
     sampler = ResumableBatchSampler(len(train_set), cfg.batch_size, seed=cfg.seed, start_batch=start,
                                     rank=info.rank, world_size=info.world_size)
-    loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers,
-                        pin_memory=device.type == "cuda", persistent_workers=cfg.num_workers > 0,
-                        prefetch_factor=4 if cfg.num_workers > 0 else None,
-                        generator=torch.Generator().manual_seed(cfg.seed))  # keeps the global RNG untouched
+    on_device = use_device_data(cfg.data_on_device, train_set, device)
+    if on_device:
+        t_load = time.time()
+        source = DevicePatchSource(train_set, device, progress=info.is_main)
+        LOG.info("training scenes in %s memory: %.2f GiB, loaded in %.1f s", device,
+                 DevicePatchSource.bytes_needed(train_set) / 2 ** 30, time.time() - t_load)
+        loader, data_iter = None, map(source.batch, iter(sampler))
+    else:
+        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers,
+                            pin_memory=device.type == "cuda", persistent_workers=cfg.num_workers > 0,
+                            prefetch_factor=4 if cfg.num_workers > 0 else None,
+                            generator=torch.Generator().manual_seed(cfg.seed))  # keeps the global RNG untouched
+        data_iter = iter(loader)
     srf = None if cfg.srf is None else torch.as_tensor(np.asarray(cfg.srf), dtype=torch.float32)
 
     run_config = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k not in ("srf", "extra")},
                   "init_lr_used": lr, "parameters": count_parameters(model), "train_patches": len(train_set),
+                  "data_on_device_used": on_device, "compile_mode_used": compile_mode if cfg.compile else None,
                   "world_size": info.world_size, "device": str(device), **cfg.extra}
     if info.is_main:
         atomic_write_json(out / "config.json", provenance(config=run_config))
@@ -332,11 +399,15 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
 
     model.train()
     it = start
-    running, t_log, n_log = 0.0, time.time(), 0
     t_start = time.time()
     summary = None
     stop = cfg.total_iterations if cfg.stop_at is None else min(cfg.total_iterations, cfg.stop_at)
-    data_iter = iter(loader)
+    mark_step = cfg.compile and compile_mode in ("reduce-overhead", "max-autotune") and device.type == "cuda"
+    # The loss stays on the device between log points: no host synchronisation per step, so the CPU
+    # queues the next steps while the GPU works. Non-finite losses are caught at every log, save and
+    # validation point, with the exact iteration, before anything is written.
+    window = LossWindow(device, it)
+    t_log = time.time()
     try:
         while it < stop:
             batch = next(data_iter)
@@ -345,30 +416,35 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
             else:
                 rgb = batch["rgb"].to(device, non_blocking=True)
                 target = batch["cube"].to(device, non_blocking=True)
+            if mark_step:
+                torch.compiler.cudagraph_mark_step_begin()
             with autocast(device, cfg.amp):
                 pred = run_model(net, cfg.method, rgb, srf)
             loss = loss_fn(pred.float(), target)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss is {loss.item()} at iteration {it + 1}; the last good checkpoint "
-                                       f"is {last_path if last_path.exists() else 'not written yet'}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             it += 1
-            running += float(loss.detach())
-            n_log += 1
-            if it % cfg.log_freq == 0 or it == stop:
-                dt = time.time() - t_log
-                rate = n_log * cfg.batch_size / max(dt, 1e-9)
-                LOG.info("iter %d/%d loss %.5f lr %.3e %.1f samples/s", it, cfg.total_iterations, running / n_log,
-                         scheduler.get_last_lr()[0], rate)
-                scalars.log(it, {"train/loss": running / n_log, "train/lr": scheduler.get_last_lr()[0],
-                                 "train/samples_per_s": rate})
-                running, t_log, n_log = 0.0, time.time(), 0
-            if cfg.valid_freq and it % cfg.valid_freq == 0 and it < cfg.total_iterations:
+            window.add(loss, it)
+            checkpoint_due = it % cfg.save_freq == 0 or it == cfg.total_iterations
+            valid_due = bool(cfg.valid_freq) and it % cfg.valid_freq == 0 and it < cfg.total_iterations
+            if it % cfg.log_freq == 0 or it == stop or checkpoint_due or valid_due:
+                mean_loss, n_log = window.flush(last_path)
+                if n_log and (it % cfg.log_freq == 0 or it == stop):
+                    dt = time.time() - t_log
+                    rate = n_log * cfg.batch_size / max(dt, 1e-9)
+                    LOG.info("iter %d/%d loss %.5f lr %.3e %.1f samples/s", it, cfg.total_iterations, mean_loss,
+                             scheduler.get_last_lr()[0], rate)
+                    scalars.log(it, {"train/loss": mean_loss, "train/lr": scheduler.get_last_lr()[0],
+                                     "train/samples_per_s": rate})
+                    window.reset(it)
+                    t_log = time.time()
+            if valid_due:
+                t_valid = time.time()
                 validate(it)
-            if it % cfg.save_freq == 0 or it == cfg.total_iterations:
+                t_log += time.time() - t_valid  # the logged rate counts training only
+            if checkpoint_due:
                 save_last(it)
         if it >= cfg.total_iterations:
             summary = validate(it)

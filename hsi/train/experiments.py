@@ -15,7 +15,7 @@ from hsi.datasets import get_dataset_spec
 from hsi.io import atomic_write_json, atomic_write_text, provenance, write_mat_cube
 from hsi.models import build_model, get_spec
 from hsi.render import RenderConfig
-from hsi.train.cli import (cache_of, camera_srf, device_of, generate_command, generated_dir, paired_scenes,
+from hsi.train.cli import (cache_of, camera_srf, device_of, engine_options, generate_command, generated_dir, paired_scenes,
                            pretrained_of, psf_label, scene_stats, write_scene_list)
 from hsi.device import resolve_device
 from hsi.train.engine import TrainConfig, train
@@ -93,11 +93,7 @@ def run_rgb2hs_training(args, mode: str) -> dict:
     valid_set = FullImageDataset(valid_pairs, cache, centre_crop=spec.eval_crop)
     cfg = TrainConfig(
         method=args.method, out_dir=out, total_iterations=args.num_epochs * args.per_epoch_iteration,
-        init_lr=args.init_lr, batch_size=args.batch_size, loss=args.loss_func, log_freq=args.log_freq,
-        valid_freq=args.valid_freq, save_freq=args.save_freq, seed=args.seed, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
-        tf32=args.tf32, deterministic=args.deterministic, num_workers=args.num_workers, device=device_of(args),
-        resume=args.resume, pretrained=pretrained_of(args), srf=srf, valid_border=args.valid_border,
-        stop_at=args.stop_at, wandb=args.wandb,
+        loss=args.loss_func, pretrained=pretrained_of(args), srf=srf, **engine_options(args),
         extra={"mode": mode, "args": vars(args), "train_scenes": train_scenes, "valid_scenes": valid_scenes,
                "data_dir": str(gen), "valid_join": valid_join})
     out.mkdir(parents=True, exist_ok=True)
@@ -127,11 +123,8 @@ def run_mstpp_training(args) -> dict:
     valid_set = FullImageDataset(valid_pairs, cache, centre_crop=None)
     cfg = TrainConfig(
         method=args.method, out_dir=Path(out), total_iterations=args.end_epoch * args.iterations_per_epoch,
-        init_lr=args.init_lr, batch_size=args.batch_size, loss="mrae", valid_freq=args.valid_freq,
-        save_freq=args.save_freq, log_freq=args.log_freq, seed=args.seed, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
-        tf32=args.tf32, deterministic=args.deterministic, num_workers=args.num_workers, device=device_of(args),
-        resume=args.resume, pretrained=None if str(args.pretrained_model_path).lower() == "none" else args.pretrained_model_path,
-        srf=camera_srf(args), valid_border=args.valid_border, stop_at=args.stop_at, wandb=args.wandb,
+        loss="mrae", pretrained=None if str(args.pretrained_model_path).lower() == "none" else args.pretrained_model_path,
+        srf=camera_srf(args), **engine_options(args),
         extra={"mode": "mstpp", "args": vars(args), "train_scenes": train_scenes, "valid_scenes": valid_scenes})
     Path(out).mkdir(parents=True, exist_ok=True)
     write_scene_list(Path(out), "train_scenes.txt", train_scenes)
