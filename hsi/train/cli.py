@@ -6,6 +6,7 @@ helpers and call ``run_rgb2hs_training`` / ``run_mstpp_training`` / ``run_valida
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +17,7 @@ from hsi.camera import load_camera
 from hsi.data import DataError, SceneCache, ScenePair, SceneStats
 from hsi.io import atomic_write_text
 from hsi.metamer_data import psf_label, variant_dir_name
-from hsi.render import RenderConfig, convolve_psf, expose_and_quantise, project
+from hsi.render import RenderConfig, render_rgb
 
 DATA_JOINS = ("standard", "metamer", "both")
 
@@ -160,12 +161,11 @@ def scene_stats(pairs: Sequence[ScenePair], cache: SceneCache, srf: np.ndarray, 
     stats = {}
     s = torch.from_numpy(srf).to(device)
     k = None if psf is None else torch.as_tensor(psf).to(device)
+    noiseless = replace(config, npe=0, psf_boundary="linear")
     for pair in pairs:
         cube = torch.from_numpy(np.array(cache.cube(pair.cube_path), dtype=np.float32))[None].to(device)
-        x = convolve_psf(cube, k, "linear") if k is not None else cube
-        signal = project(x, s)
-        dn, gain = expose_and_quantise(signal, config)
-        stats[pair.key] = SceneStats(float(gain[0]), float(dn.min()), float(dn.max()))
+        res = render_rgb(cube, s, k, noiseless)
+        stats[pair.key] = SceneStats(float(res.gain[0]), float(res.dn.min()), float(res.dn.max()))
     return stats
 
 

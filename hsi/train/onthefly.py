@@ -1,7 +1,7 @@
 """On-the-fly metamer rendering inside the training step (on the GPU when there is one).
 
 Per patch: a random alpha (uniform in ``alpha_range``), the metamer of the cube patch (``clip`` or
-``exact``), then the same image formation as the on-disk data (``hsi.render``: PSF, projection, noise,
+``exact``), then the same image formation as the on-disk data (``hsi.render.render_rgb``: PSF, projection, noise,
 exposure with the full image's gain, quantisation) and the paper's min-max input normalisation with
 the full image's range. The target is the metamer cube (as in the paper's on-the-fly trainer).
 
@@ -11,12 +11,12 @@ wrap-around or zeros; centring is exact (the paper's circular one-pixel shift is
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from hsi.metamer import make_metamer, random_alpha
-from hsi.render import RenderConfig, add_noise, convolve_psf, expose_and_quantise, project
+from hsi.render import RenderConfig, render_rgb
 
 
 def psf_margin(psf: torch.Tensor | None) -> int:
@@ -48,6 +48,8 @@ class OnTheFlyRenderer:
     device: str | torch.device = "cpu"
 
     def __post_init__(self):
+        if self.config.psf_boundary != "linear":  # the context margin replaces any wrap-around
+            self.config = replace(self.config, psf_boundary="linear")
         self.device = torch.device(self.device)
         self.srf = torch.as_tensor(self.srf, dtype=torch.float32).to(self.device)
         self.psf = None if self.psf is None else torch.as_tensor(self.psf, dtype=torch.float32).to(self.device)
@@ -66,18 +68,12 @@ class OnTheFlyRenderer:
         n = cube.shape[0]
         alpha = random_alpha(n, *self.alpha_range, generator=self.generator, device=self.device)
         metamer = make_metamer(cube, self.srf, alpha, mode=self.metamer_mode).cube
+        gain = batch["gain"].to(self.device, non_blocking=True)
+        # the one rendering path of the on-disk data, on the patch with its context, then cropped
+        dn = render_rgb(metamer, self.srf, self.psf, self.config, generator=self.generator, gain=gain).dn
         m = self.margin
-        x = metamer
-        if self.psf is not None:
-            x = convolve_psf(x, self.psf, "linear")
         if m:
-            x = x[..., m:-m, m:-m]
-            metamer = metamer[..., m:-m, m:-m]
-        signal = project(x, self.srf)
-        signal = add_noise(signal, self.config.npe, self.config.noise_type, self.config.div_factor_to_1pe,
-                           self.generator)
-        gain = batch["gain"].to(self.device, non_blocking=True).to(signal.dtype)
-        dn, _ = expose_and_quantise(signal, self.config, gain)
+            dn, metamer = dn[..., m:-m, m:-m], metamer[..., m:-m, m:-m]
         lo = batch["dn_min"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
         hi = batch["dn_max"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
         rgb = (dn - lo) / (hi - lo).clamp_min(1e-12)
