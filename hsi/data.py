@@ -9,6 +9,9 @@ training image (``(H - crop)//stride + 1`` rows x ``(W - crop)//stride + 1`` col
 random rot90 (k in 0..3) and flips of H and W applied identically to RGB and cube. The order and the
 augmentation come from ``ResumableBatchSampler``: a pure function of (seed, iteration), so a resumed
 run sees exactly the batches an uninterrupted run would, on any number of processes.
+
+On a GPU with room for the scenes, ``DevicePatchSource`` holds them in GPU memory and cuts the same
+batches there (no loader workers, no per-batch host copies).
 """
 from __future__ import annotations
 
@@ -202,7 +205,7 @@ class PatchDataset(Dataset):
     stats: dict[str, SceneStats] | None = None
     _grid: list[tuple[int, int, int]] = field(default_factory=list, init=False)  # (rows, cols, start)
     _rgb_range: dict[int, tuple[float, float]] = field(default_factory=dict, init=False)
-    _sizes: list[tuple[int, int]] = field(default_factory=list, init=False)  # (H, W) per scene
+    sizes: list[tuple[int, int]] = field(default_factory=list, init=False)  # (H, W) per scene
 
     def __post_init__(self):
         if not self.pairs:
@@ -221,7 +224,7 @@ class PatchDataset(Dataset):
             rows = (h - self.crop_size) // self.stride + 1
             cols = (w - self.crop_size) // self.stride + 1
             self._grid.append((rows, cols, start))
-            self._sizes.append((h, w))
+            self.sizes.append((h, w))
             start += rows * cols
         self._starts = np.array([g[2] for g in self._grid])
         self.num_patches = start
@@ -236,7 +239,8 @@ class PatchDataset(Dataset):
         r, c = divmod(index - start, cols)
         return s, r * self.stride, c * self.stride
 
-    def _minmax(self, s: int) -> tuple[float, float]:
+    def rgb_range(self, s: int) -> tuple[float, float]:
+        """Min and max of scene ``s``'s stored RGB image (the paper's whole-image min-max normalisation)."""
         if s not in self._rgb_range:
             rgb = self.cache.rgb(self.pairs[s].rgb_path)
             self._rgb_range[s] = (float(rgb.min()), float(rgb.max()))
@@ -245,7 +249,7 @@ class PatchDataset(Dataset):
     def window(self, s: int, top: int, left: int) -> tuple[tuple[slice, slice], tuple[int, int, int, int]]:
         """Rows/columns of the patch at ``(top, left)`` of scene ``s`` plus its context margin, clipped to
         the image, and the reflect padding ``(top, bottom, left, right)`` that restores the full size."""
-        h, w = self._sizes[s]
+        h, w = self.sizes[s]
         c, m = self.crop_size, self.margin
         t0, t1, l0, l1 = top - m, top + c + m, left - m, left + c + m
         rows, cols = slice(max(t0, 0), min(t1, h)), slice(max(l0, 0), min(l1, w))
@@ -273,7 +277,7 @@ class PatchDataset(Dataset):
                     "dn_max": torch.tensor(st.dn_max, dtype=torch.float32)}
         cube = np.asarray(cube_full[:, top:top + c, left:left + c], dtype=np.float32)
         rgb_full = self.cache.rgb(pair.rgb_path)
-        lo, hi = self._minmax(s)
+        lo, hi = self.rgb_range(s)
         rgb = (np.asarray(rgb_full[:, top:top + c, left:left + c], dtype=np.float32) - lo) / max(hi - lo, 1e-12)
         return {"rgb": torch.from_numpy(np.ascontiguousarray(augment(rgb, code))),
                 "cube": torch.from_numpy(np.ascontiguousarray(augment(cube, code)))}
@@ -310,7 +314,7 @@ class DevicePatchSource:
             if pair.rgb_path is None:
                 self.rgbs.append(None)
                 continue
-            lo, hi = dataset._minmax(s)
+            lo, hi = dataset.rgb_range(s)
             raw = torch.from_numpy(np.array(dataset.cache.rgb(pair.rgb_path), dtype=np.float32))
             self.rgbs.append(((raw.to(self.device) - lo) / max(hi - lo, 1e-12)).contiguous())
 
@@ -319,7 +323,7 @@ class DevicePatchSource:
         """Device memory the scenes of ``dataset`` take (float32 cubes and RGB images)."""
         bands = [dataset.cache.cube(pair.cube_path).shape[0] for pair in dataset.pairs[:1]]
         return sum((bands[0] + (0 if pair.rgb_path is None else 3)) * h * w * 4
-                   for pair, (h, w) in zip(dataset.pairs, dataset._sizes))
+                   for pair, (h, w) in zip(dataset.pairs, dataset.sizes))
 
     def _patch(self, s: int, top: int, left: int, code: int) -> dict[str, torch.Tensor]:
         ds, c = self.dataset, self.dataset.crop_size

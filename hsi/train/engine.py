@@ -9,6 +9,10 @@ the end, ``best.pth`` on strict improvement of the validation MRAE, nothing else
 ``resume`` continues a killed run exactly; DistributedDataParallel under ``torchrun`` (NCCL on GPUs,
 gloo on CPU) with the global batch split across processes; logs to stdout, ``train.log``, ``scalars.csv``
 and TensorBoard (when installed), wandb optional.
+
+Speed: the loop never waits for the GPU (the loss stays on the device between log points, where
+non-finite values are caught with their iteration), the training scenes can be held in GPU memory
+(``data_on_device``), Adam is fused on CUDA, and ``compile`` uses CUDA graphs on one GPU.
 """
 from __future__ import annotations
 
