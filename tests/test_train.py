@@ -117,6 +117,36 @@ def test_onthefly_renderer_uses_the_psf(tiny, tmp_path, psf_dir):
     assert (rgb_s - rgb_b).abs().max() > 1e-3                          # the PSF blurs the input
 
 
+def test_onthefly_patch_equals_the_whole_image_render(tiny, tmp_path, psf_dir):
+    """A rendered patch (alpha 1: the original) equals the same pixels of the whole image rendered with a
+    linear PSF convolution, the scene's gain and its DN range: the context margin makes the periodic
+    convolution of the patch exact."""
+    from dataclasses import replace
+    from torch.utils.data import default_collate
+    from hsi.camera import load_srf
+    from hsi.optics import load_psf
+    from hsi.render import RenderConfig, render_rgb
+    from hsi.train.cli import scene_stats
+    from hsi.train.onthefly import OnTheFlyRenderer, psf_margin
+    psf = torch.from_numpy(load_psf(str(psf_dir / "blur9.npz")).kernel)
+    m, srf, config = psf_margin(psf), torch.from_numpy(load_srf()), RenderConfig(quantize="none")
+    pairs = [ScenePair("scene_00", tiny / "SYNTH" / "Train_Spec" / "scene_00.mat", None)]
+    cache = SceneCache(tmp_path)
+    stats = scene_stats(pairs, cache, srf.numpy(), psf, config, torch.device("cpu"))
+    ds = PatchDataset(pairs, cache, 16, 8, margin=m, stats=stats)
+    renderer = OnTheFlyRenderer(srf, psf, config, "clip", (1.0, 1.0), m)
+    assert renderer.config.psf_boundary == "periodic"
+    rgb, target = renderer(default_collate([ds[(5, 0)]]))                     # the interior patch at (8, 8)
+    st = stats["scene_00"]
+    cube = torch.from_numpy(np.array(cache.cube(pairs[0].cube_path)))[None]
+    whole = render_rgb(cube, srf, psf, replace(config, psf_boundary="linear"), gain=torch.tensor([st.gain])).dn
+    expected = (whole - st.dn_min) / (st.dn_max - st.dn_min)
+    torch.testing.assert_close(rgb, expected[..., 8:24, 8:24], rtol=0, atol=2e-5)
+    torch.testing.assert_close(target, cube[..., 8:24, 8:24], rtol=0, atol=1e-6)
+    narrow = OnTheFlyRenderer(srf, psf, config, "clip", (1.0, 1.0), m - 1)        # margin too small: linear
+    assert narrow.config.psf_boundary == "linear"
+
+
 def test_mstpp_trainer_percent(tiny, tmp_path):
     out = str(tmp_path / "exp") + "/"
     _run("MST_plus_plus_code/train_code/train.py", "--data_root", tiny / "SYNTH", "--percent", "67", "--end_epoch", "2",

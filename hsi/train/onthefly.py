@@ -7,7 +7,10 @@ the full image's range. The target is the metamer cube (as in the paper's on-the
 
 The PSF is applied to the patch plus a margin of real image context (``margin`` pixels on each side,
 read by the data path) and cropped back, so the patch's border sees its true neighbourhood instead of
-wrap-around or zeros; centring is exact (the paper's circular one-pixel shift is not reproduced).
+wrap-around or zeros; centring is exact (the paper's circular one-pixel shift is not reproduced). When
+the margin covers the PSF's half-extent (``psf_margin``), the convolution is done periodically at the
+size of the patch with its margin: whatever wraps around lands in the margin only, so the cropped patch
+equals a linear (zero-padded) convolution of the whole image there, at a fraction of the FFT cost.
 """
 from __future__ import annotations
 
@@ -48,11 +51,12 @@ class OnTheFlyRenderer:
     device: str | torch.device = "cpu"
 
     def __post_init__(self):
-        if self.config.psf_boundary != "linear":  # the context margin replaces any wrap-around
-            self.config = replace(self.config, psf_boundary="linear")
         self.device = torch.device(self.device)
         self.srf = torch.as_tensor(self.srf, dtype=torch.float32).to(self.device)
         self.psf = None if self.psf is None else torch.as_tensor(self.psf, dtype=torch.float32).to(self.device)
+        # the context margin replaces the paper's wrap-around (see the module docstring)
+        covered = self.psf is not None and self.margin >= psf_margin(self.psf)
+        self.config = replace(self.config, psf_boundary="periodic" if covered else "linear")
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(self.seed) + 7919)
 
