@@ -330,10 +330,10 @@ class DevicePatchSource:
         if self.rgbs[s] is None:
             (rows, cols), (pt, pb, pl, pr) = ds.window(s, top, left)
             if pt or pb or pl or pr:   # numpy's reflect padding (repeated for pads beyond the image) as indices
-                r = np.pad(np.arange(rows.start, rows.stop), (pt, pb), mode="reflect")
-                c_ = np.pad(np.arange(cols.start, cols.stop), (pl, pr), mode="reflect")
-                index = [self._to_device(torch.from_numpy(i)) for i in (r, c_)]
-                patch = self.cubes[s].index_select(1, index[0]).index_select(2, index[1])
+                row_index = np.pad(np.arange(rows.start, rows.stop), (pt, pb), mode="reflect")
+                col_index = np.pad(np.arange(cols.start, cols.stop), (pl, pr), mode="reflect")
+                patch = (self.cubes[s].index_select(1, self._to_device(torch.from_numpy(row_index)))
+                         .index_select(2, self._to_device(torch.from_numpy(col_index))))
             else:
                 patch = self.cubes[s][:, rows, cols]
             return {"cube": augment_tensor(patch, code)}
