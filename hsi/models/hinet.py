@@ -13,8 +13,9 @@ embedded input. Attribute names and registration order reproduce the published `
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from ._layers import pad_to_multiple
 
 __all__ = ["HINet"]
 
@@ -147,7 +148,7 @@ class HINet(nn.Module):
         """``x: (N, 3, H, W) -> (N, 31, H, W)``."""
         h, w = x.shape[-2:]
         m = self.pad_multiple
-        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="reflect")
+        x = pad_to_multiple(x, m)
         image = self.conv_in(x)
 
         # stage 1: U-Net, keeping encoder skips and decoder outputs for stage 2

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._layers import pad_to_multiple
+
 
 class LayerNorm(nn.Module):
     """Per-sample normalisation over (C, H, W) with the unbiased std, ``(x - mean) / (std + eps)``,
@@ -220,7 +222,7 @@ class SGN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x: (N, 3, H, W)`` -> ``(N, 31, H, W)`` (reflect padding to a multiple of 8, cropped back)."""
         h, w = x.shape[-2:]
-        x = F.pad(x, [0, (-w) % 8, 0, (-h) % 8], mode="reflect")
+        x = pad_to_multiple(x, 8)
 
         top = F.pixel_unshuffle(x, 8)
         for layer in (self.top1, self.top21, self.top22, self.top3):

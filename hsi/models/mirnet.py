@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._layers import ChannelAttention
+from ._layers import ChannelAttention, pad_to_multiple
 
 __all__ = ["MIRNet"]
 
@@ -315,7 +315,7 @@ class MIRNet(nn.Module):
         """``x: (N, 3, H, W) -> (N, 31, H, W)``."""
         h, w = x.shape[-2:]
         m = self.pad_multiple
-        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="reflect")
+        x = pad_to_multiple(x, m)
         feat = self.conv_in(x)
         out = self.conv_out(self.body(feat)) + feat
         return out[:, :, :h, :w]

@@ -17,10 +17,9 @@ counted once as a parameter). Attribute names and registration order reproduce t
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._layers import ChannelAttention
+from ._layers import ChannelAttention, pad_to_multiple
 
 __all__ = ["MPRNet"]
 
@@ -258,7 +257,7 @@ class MPRNet(nn.Module):
         """``x: (N, 3, H, W) -> (N, 31, H, W)``."""
         h, w = x.shape[-2:]
         m = self.pad_multiple
-        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="reflect")
+        x = pad_to_multiple(x, m)
         img3 = self.conv_in(x)
         H, W = img3.shape[-2:]
         hh, hw = H // 2, W // 2

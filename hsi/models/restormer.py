@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._layers import pad_to_multiple
+
 __all__ = ["Restormer"]
 
 
@@ -209,7 +211,7 @@ class Restormer(nn.Module):
         """``x: (N, 3, H, W) -> (N, 31, H, W)``."""
         h, w = x.shape[-2:]
         m = self.pad_multiple
-        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="reflect")
+        x = pad_to_multiple(x, m)
 
         emb = self.patch_embed(x)
         enc1 = self.encoder_level1(emb)
