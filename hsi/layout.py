@@ -1,0 +1,189 @@
+"""The disk layout: the only code that spells folder names, file names, variant names and run names.
+
+A dataset folder (ARAD_1K's layout, the paper's names)::
+
+    <dataset_path>/<NAME>/
+        Train_Spec/<scene>.mat                     cubes of the train and valid scenes
+        Train_RGB/<scene>.jpg                      the dataset's own RGB (ARAD_1K, SYNTH)
+        split_txt/{train,valid}_list.txt           one scene stem per line
+        cache/                                     the training data path's uncompressed cache
+        <noise_type><npe>_<psf>/                   one generated variant (``variant_dir_name``)
+            Train_Metamer_Spec/<scene>_metamer.mat
+            Train_Metamer_RGB/<scene>_{original,metamer}.{png,jpg}
+            manifest.json
+
+Training runs are ``<result_root>/<train_run_name(...)>/`` and validation runs
+``<result_root>/<validation_run_name(...)>/`` (plus ``<name>.txt`` beside it), as in the paper's code.
+"No PSF" is spelled ``None`` in names; ``is_no_psf`` is the one test for it. Shell drivers ask this
+module for names (``python -m hsi.layout --help``) instead of re-deriving them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+# ------------------------------------------------------------------------------------ names
+SPEC_DIR = "Train_Spec"
+RGB_DIR = "Train_RGB"
+SPLIT_DIR = "split_txt"
+CACHE_DIR = "cache"
+METAMER_SPEC_DIR = "Train_Metamer_Spec"
+METAMER_RGB_DIR = "Train_Metamer_RGB"
+MANIFEST_NAME = "manifest.json"
+SYNTH_MANIFEST_NAME = "synth_manifest.json"
+VARIANTS = ("original", "metamer")
+"""The two renderings of a scene in a generated variant folder."""
+NO_PSF = "None"
+"""How "no PSF" is spelled in folder and run names (and accepted on the command line)."""
+_NO_PSF_SPELLINGS = ("", "none")
+
+TRAIN_MODES = ("no_metamer", "fixed", "onthefly")
+TRAIN_RUN_PREFIX = {"no_metamer": "No_metamer", "fixed": "Fixed_metamer", "onthefly": "OnTheFly_metamer"}
+
+
+def is_no_psf(psf_name) -> bool:
+    """True for ``None``, ``""``, ``"None"`` and ``"none"``: the spellings of "no PSF"."""
+    return psf_name is None or str(psf_name).strip().lower() in _NO_PSF_SPELLINGS + (NO_PSF.lower(),)
+
+
+def psf_label(psf_name: str | None) -> str:
+    """The PSF part of the paper's names: ``None``, or the PSF's name (stem of a ``.npz`` path)."""
+    if is_no_psf(psf_name):
+        return NO_PSF
+    psf = Path(str(psf_name)).name  # a name ("double_gauss_50mm_F1.8": the dot is part of it) or a path
+    return psf[:-4] if psf.endswith(".npz") else psf
+
+
+def format_npe(npe: float) -> str:
+    """``npe`` as in the paper's folder names: ``0``, ``1000`` (integers without a decimal point)."""
+    f = float(npe)
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
+def variant_dir_name(noise_type: str, npe: float, psf_name: str | None) -> str:
+    """The paper's folder name ``<noise_type><npe>_<psf_name>``, e.g. ``poisson1000_double_gauss_50mm_F1.8``."""
+    return f"{noise_type}{format_npe(npe)}_{psf_label(psf_name)}"
+
+
+# ------------------------------------------------------------------------------------ dataset folders
+def spec_path(ds_dir: str | os.PathLike, scene: str) -> Path:
+    """``<ds_dir>/Train_Spec/<scene>.mat`` (built from the stem, never by substring replacement)."""
+    return Path(ds_dir) / SPEC_DIR / f"{scene}.mat"
+
+
+def dataset_rgb_path(ds_dir: str | os.PathLike, scene: str, ext: str = "jpg") -> Path:
+    """``<ds_dir>/Train_RGB/<scene>.<ext>``: the dataset's own RGB image of a scene."""
+    return Path(ds_dir) / RGB_DIR / f"{scene}.{ext}"
+
+
+def split_list_path(ds_dir: str | os.PathLike, split: str) -> Path:
+    """``<ds_dir>/split_txt/<split>_list.txt``."""
+    return Path(ds_dir) / SPLIT_DIR / f"{split}_list.txt"
+
+
+def cache_dir(ds_dir: str | os.PathLike) -> Path:
+    """``<ds_dir>/cache``: the default scene cache of the training data path."""
+    return Path(ds_dir) / CACHE_DIR
+
+
+def variant_dir(ds_dir: str | os.PathLike, noise_type: str, npe: float, psf_name: str | None) -> Path:
+    """``<ds_dir>/<noise_type><npe>_<psf>``: where ``generate_metamers.py`` writes one variant."""
+    return Path(ds_dir) / variant_dir_name(noise_type, npe, psf_name)
+
+
+def metamer_cube_path(gen_dir: str | os.PathLike, scene: str) -> Path:
+    """``<gen_dir>/Train_Metamer_Spec/<scene>_metamer.mat``."""
+    return Path(gen_dir) / METAMER_SPEC_DIR / f"{scene}_metamer.mat"
+
+
+def metamer_rgb_path(gen_dir: str | os.PathLike, scene: str, variant: str, ext: str) -> Path:
+    """``<gen_dir>/Train_Metamer_RGB/<scene>_<variant>.<ext>`` (``variant``: original or metamer)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return Path(gen_dir) / METAMER_RGB_DIR / f"{scene}_{variant}.{ext}"
+
+
+def manifest_path(gen_dir: str | os.PathLike) -> Path:
+    """``<gen_dir>/manifest.json``."""
+    return Path(gen_dir) / MANIFEST_NAME
+
+
+def scene_outputs(gen_dir: str | os.PathLike, scene: str, formats: Sequence[str]) -> dict[str, Path]:
+    """The files of one generated scene: ``metamer_mat`` and ``<variant>_<ext>`` RGB images."""
+    files = {"metamer_mat": metamer_cube_path(gen_dir, scene)}
+    for ext in formats:
+        for v in VARIANTS:
+            files[f"{v}_{ext}"] = metamer_rgb_path(gen_dir, scene, v, ext)
+    return files
+
+
+# ------------------------------------------------------------------------------------ run names
+def train_run_name(mode: str, *, loss: str, noise_type: str, npe: float, psf_name: str | None, method: str,
+                   dataset: str, rgb_format: str = "png", percent: float | None = None) -> str:
+    """The paper's training run folder name, e.g. ``Fixed_metamer_l1_png_poisson0_None_mst_plus_plus_ARAD_1K``.
+
+    On-the-fly runs have no RGB format in the name (they render in the training step); a percentage
+    below 100 adds ``_<p>percent``.
+    """
+    if mode not in TRAIN_MODES:
+        raise ValueError(f"mode must be one of {TRAIN_MODES}, got {mode!r}")
+    noise = f"{noise_type}{format_npe(npe)}"
+    fmt = "" if mode == "onthefly" else f"{rgb_format}_"
+    name = f"{TRAIN_RUN_PREFIX[mode]}_{loss}_{fmt}{noise}_{psf_label(psf_name)}_{method}_{dataset}"
+    if percent is not None and percent < 100:
+        name += f"_{percent:g}percent"
+    return name
+
+
+def mstpp_run_name(dataset: str, method: str, percent: float | None = None) -> str:
+    """The MST++ recipe's run name used by the drivers: ``<dataset>_<method>[_<p>percent]``."""
+    name = f"{dataset}_{method}"
+    if percent is not None and percent < 100:
+        name += f"_{percent:g}percent"
+    return name
+
+
+def validation_run_name(*, dataset: str, noise_type: str, npe: float, psf_name: str | None, rgb_format: str,
+                        method: str, metamer: bool) -> str:
+    """``<NAME>_<noise><npe>_<psf>_<fmt>_<method>_{metamer|std}`` (the paper's naming)."""
+    kind = "metamer" if metamer else "std"
+    return f"{dataset}_{noise_type}{format_npe(npe)}_{psf_label(psf_name)}_{rgb_format}_{method}_{kind}"
+
+
+# ------------------------------------------------------------------------------------ shell queries
+def _cli(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hsi.layout", description="Print a name of the toolkit's disk "
+                                 "layout (for the shell drivers, which never re-derive names).")
+    sub = ap.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("train_run", help="training run folder name")
+    t.add_argument("--mode", required=True, choices=TRAIN_MODES)
+    t.add_argument("--loss", required=True)
+    t.add_argument("--rgb_format", default="png")
+    t.add_argument("--percent", type=float, default=None)
+    v = sub.add_parser("variant", help="generated variant folder name <noise_type><npe>_<psf>")
+    for p in (t, v):
+        p.add_argument("--noise_type", default="poisson")
+        p.add_argument("--npe", type=float, default=0)
+        p.add_argument("--psf_name", default=None)
+    t.add_argument("--method", required=True)
+    t.add_argument("--dataset_name", required=True)
+    m = sub.add_parser("mstpp_run", help="MST++ recipe run name <dataset>_<method>[_<p>percent]")
+    m.add_argument("--method", required=True)
+    m.add_argument("--dataset_name", required=True)
+    m.add_argument("--percent", type=float, default=None)
+    a = ap.parse_args(argv)
+    if a.what == "train_run":
+        print(train_run_name(a.mode, loss=a.loss, noise_type=a.noise_type, npe=a.npe, psf_name=a.psf_name,
+                             method=a.method, dataset=a.dataset_name, rgb_format=a.rgb_format, percent=a.percent))
+    elif a.what == "variant":
+        print(variant_dir_name(a.noise_type, a.npe, a.psf_name))
+    else:
+        print(mstpp_run_name(a.dataset_name, a.method, a.percent))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_cli())
