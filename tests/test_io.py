@@ -150,3 +150,20 @@ def test_rgb_errors_name_the_file(tmp_path):
         read_rgb(tmp_path / "x.png")
     with pytest.raises(RGBFileError, match="8-bit"):
         write_rgb(tmp_path / "x.jpg", np.zeros((3, 4, 4), np.uint16))
+
+
+def test_hdf5storage_reads_our_files_like_the_papers(tmp_path, cube):
+    """hdf5storage.loadmat (the paper's reader/writer) sees the same keys, shapes and dtypes in our file
+    as in one written by the paper's save_hsi_mat (hdf5storage.savemat with Python metadata)."""
+    hdf5storage = pytest.importorskip("hdf5storage")
+    paper, ours = tmp_path / "paper.mat", tmp_path / "ours.mat"
+    hdf5storage.savemat(str(paper), {"cube": cube.transpose(1, 2, 0), "bands": np.arange(0.4, 0.7 + 0.01, 0.01)},
+                        format="7.3", store_python_metadata=True, matlab_compatible=True)
+    write_mat_cube(ours, cube)
+    ref, got = hdf5storage.loadmat(str(paper)), hdf5storage.loadmat(str(ours))
+    assert set(got) == set(ref) == {"cube", "bands"}
+    for key in ref:
+        assert (got[key].shape, got[key].dtype) == (ref[key].shape, ref[key].dtype), key
+    np.testing.assert_array_equal(got["cube"], ref["cube"])
+    np.testing.assert_allclose(got["bands"], ref["bands"], atol=1e-12)
+    np.testing.assert_array_equal(read_mat_cube(ours).cube, cube)      # h5py readers see no change

@@ -163,6 +163,17 @@ def _matlab_header(created_by: str = "hsi toolkit (h5py)") -> bytes:
     return head.ljust(_MATLAB_USERBLOCK, b"\x00")
 
 
+def _set_matlab_attrs(dataset: h5py.Dataset, python_shape: tuple[int, ...]) -> None:
+    """The attributes ``hdf5storage.savemat(..., store_python_metadata=True, matlab_compatible=True)``
+    writes, so that ``hdf5storage.loadmat`` returns the Python shape and dtype (the paper's files)."""
+    dtype = np.dtype(dataset.dtype)
+    dataset.attrs["MATLAB_class"] = np.bytes_("single" if dtype == np.float32 else "double")
+    dataset.attrs["Python.Shape"] = np.asarray(python_shape, dtype=np.uint64)
+    dataset.attrs["Python.Type"] = np.bytes_("numpy.ndarray")
+    dataset.attrs["Python.numpy.Container"] = np.bytes_("ndarray")
+    dataset.attrs["Python.numpy.UnderlyingType"] = np.bytes_(dtype.name)
+
+
 def write_mat_cube(path: str | os.PathLike, cube: np.ndarray, wavelengths_nm: np.ndarray = DEFAULT_WAVELENGTHS_NM,
                    version: str = "7.3", extra: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``cube (bands, H, W)`` as a MATLAB file in the ARAD_1K / paper convention, atomically.
@@ -191,13 +202,12 @@ def write_mat_cube(path: str | os.PathLike, cube: np.ndarray, wavelengths_nm: np
         if version == "7.3":
             with h5py.File(tmp, "w", userblock_size=_MATLAB_USERBLOCK, libver="earliest") as f:
                 d = f.create_dataset("cube", data=np.ascontiguousarray(cube.transpose(0, 2, 1)))
-                d.attrs["MATLAB_class"] = np.bytes_("single")
+                _set_matlab_attrs(d, python_shape=(cube.shape[1], cube.shape[2], cube.shape[0]))
                 b = f.create_dataset("bands", data=bands_um)  # h5py (bands, 1) as hdf5storage writes it
-                b.attrs["MATLAB_class"] = np.bytes_("double")
+                _set_matlab_attrs(b, python_shape=(wl.size,))
                 for name, value in (extra or {}).items():
                     value = np.asarray(value)
-                    e = f.create_dataset(name, data=value)
-                    e.attrs["MATLAB_class"] = np.bytes_("single" if value.dtype == np.float32 else "double")
+                    _set_matlab_attrs(f.create_dataset(name, data=value), python_shape=value.shape[::-1])
             with open(tmp, "r+b") as fh:
                 fh.write(_matlab_header())
         elif version == "5":
