@@ -97,7 +97,7 @@ def provenance(**fields: Any) -> dict[str, Any]:
             versions[name] = getattr(module, "__version__", "?")
     return {
         **fields,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),  # orders records
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [],
         "host": platform.node(),
         "git_commit": git_commit(),
