@@ -6,7 +6,7 @@ Modules: ``hsi.io`` (files), ``hsi.camera`` (spectral responses), ``hsi.optics``
 float32 on disk and ``(N, 31, H, W)`` in tensors, RGB ``(N, 3, H, W)``, wavelengths explicit in nm.
 
 The main functions are importable from ``hsi`` itself, loaded on first use so that ``import hsi``
-stays cheap: ``hsi.reconstruct(rgb, method="mst_plus_plus", weights="w.pth")``, ``hsi.render_rgb``,
+stays cheap: ``hsi.reconstruct(rgb, method="mst_plus_plus", weights="w.pth")``, ``hsi.read_photo``, ``hsi.render_rgb``,
 ``hsi.make_metamer``, ``hsi.build_model``, ``hsi.load_psf``, ``hsi.load_srf``, ``hsi.load_camera``,
 ``hsi.read_mat_cube``, ``hsi.write_mat_cube``, ``hsi.read_rgb``, ``hsi.write_rgb``, ``hsi.compute_metrics``.
 """
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "reconstruct": "hsi.predict",
+    "read_photo": "hsi.predict",
     "render_rgb": "hsi.render",
     "make_metamer": "hsi.metamer",
     "build_model": "hsi.models",

@@ -239,6 +239,7 @@ def test_one_liner_inputs_and_lazy_exports(weights):
     from hsi.metamer import make_metamer
     from hsi.render import render_rgb
     assert hsi.render_rgb is render_rgb and hsi.make_metamer is make_metamer and hsi.load_srf is load_srf
+    assert hsi.read_photo is read_photo
     assert {"build_model", "load_psf", "read_mat_cube", "write_mat_cube"} <= set(dir(hsi))
     with pytest.raises(AttributeError):
         hsi.no_such_function
@@ -268,3 +269,30 @@ def test_chosen_pixels_have_distinct_colours():
     picks = choose_pixels(srgb, stride=3, k=4)
     colours = {tuple(srgb[y // 3, x // 3]) for y, x in picks}
     assert len(picks) == 4 and len(colours) == 4 and all(y % 3 == 0 and x % 3 == 0 for y, x in picks)
+
+
+def test_the_documented_example_runs(tmp_path):
+    text = (ROOT / "docs" / "predict.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0].replace("/tmp/", f"{tmp_path}/")
+    assert len(code.strip().splitlines()) <= 10
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["(31,", "120,", "160)", "float32", "True", "True"]
+    assert read_mat_cube(tmp_path / "photo.mat").cube.shape == (31, 120, 160)
+
+
+def test_photo_input_is_normalised_as_the_validation_data(weights, tmp_path):
+    """A validation image through the one-liner equals the network on the validation data path's input."""
+    from hsi.data import FullImageDataset, ScenePair
+    from hsi.io import write_mat_cube
+    from hsi.models import load_checkpoint
+    rgb_path = write_rgb(tmp_path / "scene_original.png", (_photo(40, 48) // 2 + 30).astype(np.uint8))
+    cube_path = write_mat_cube(tmp_path / "scene.mat", np.full((31, 40, 48), 0.5, dtype=np.float32))
+    item = FullImageDataset([ScenePair("scene", cube_path, rgb_path)])[0]
+    model = build_model("mst_plus_plus").eval()
+    model.load_state_dict(load_checkpoint(weights)["state_dict"])
+    with torch.no_grad():
+        expected = model(item["rgb"][None])[0].clamp(0, 1).numpy()
+    got = reconstruct(read_photo(rgb_path), weights=weights, device="cpu")
+    np.testing.assert_allclose(got, expected, atol=1e-6)
