@@ -131,7 +131,8 @@ def normalise_input(rgb, mode: str = "minmax") -> torch.Tensor:
             arr = arr.transpose(2, 0, 1)
         arr = arr[None] if arr.ndim == 3 else arr
     if arr.ndim != 4 or arr.shape[1] != 3:
-        raise PredictError(f"rgb must be numpy (H, W, 3) or torch (3, H, W) / (N, 3, H, W), got shape {tuple(np.shape(rgb))}")
+        raise PredictError("rgb must be numpy (H, W, 3) or torch (3, H, W) / (N, 3, H, W), "
+                           f"got shape {tuple(np.shape(rgb))}")
     max_value = 1.0 if mode == "fixed" and np.issubdtype(arr.dtype, np.floating) else None
     return torch.from_numpy(np.stack([normalise_rgb(a, mode, max_value) for a in arr]))
 
@@ -211,22 +212,40 @@ class Network:
     weights: str
 
 
-def _recorded_camera(weights: Path, ckpt: dict) -> str:
-    """The camera the network was trained for: the checkpoint's ``camera``, else the run's config.json, else unknown."""
-    if ckpt.get("camera"):
-        return str(ckpt["camera"])
+def _read_json(path: Path) -> dict:
     import json
     try:
-        config = json.loads((weights.parent / "config.json").read_text()).get("config", {})
-    except (OSError, ValueError, AttributeError):
-        return "unknown"
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _recorded_camera(weights: Path, ckpt: dict) -> str:
+    """The camera the network was trained for: the checkpoint's ``camera``; else what the training run's
+    ``config.json`` beside the checkpoint says (the on-the-fly renderer's camera, the fixed data's
+    ``manifest.json``, SYNTH's ``synth_manifest.json``); else ``unknown``."""
+    from hsi.camera import CAMERA_NAMES, DEFAULT_CAMERA
+    from hsi.metamer_data import MANIFEST_NAME
+    if ckpt.get("camera"):
+        return str(ckpt["camera"])
+    config = _read_json(weights.parent / "config.json").get("config") or {}
     args = config.get("args") or {}
     if config.get("camera"):
         return str(config["camera"])
-    if config.get("mode") == "mstpp":
-        return f"the Train_RGB images of {args.get('data_root', 'the training data')}"
-    name = args.get("srf_name") or args.get("srf_path")
-    return str(name) if name else "unknown"
+    if config.get("mode") == "onthefly" and args.get("on_the_fly", True):
+        name = args.get("srf_name") or args.get("srf_path")
+        known = name and (str(name).lower() in [c.lower() for c in CAMERA_NAMES] or Path(name).is_file())
+        return f"{name} (rendered on the fly)" if known else f"{DEFAULT_CAMERA} (rendered on the fly)"
+    if config.get("data_dir"):
+        manifest = _read_json(Path(config["data_dir"]) / MANIFEST_NAME)
+        name = (manifest.get("settings") or {}).get("camera") or (manifest.get("camera") or {}).get("name")
+        if name:
+            return f"{name} (data in {config['data_dir']})"
+    if config.get("mode") == "mstpp" and args.get("data_root"):
+        name = _read_json(Path(args["data_root"]) / "synth_manifest.json").get("camera")
+        return str(name) if name else f"the Train_RGB images of {args['data_root']} (camera not recorded)"
+    return "unknown"
 
 
 @lru_cache(maxsize=2)
@@ -242,7 +261,8 @@ def _load_network(method: str | None, weights: str, mtime_ns: int, device: str) 
     dev = resolve_device(device)
     recorded = ckpt.get("rgb_normalisation")
     norm = str(recorded) if recorded else "minmax"
-    source = "recorded in the checkpoint" if recorded else "the toolkit's data path default; not recorded in the checkpoint"
+    source = ("recorded in the checkpoint" if recorded
+              else "the toolkit's data path default; not recorded in the checkpoint")
     return Network(str(method), model.to(dev).eval(), dev, _recorded_camera(Path(weights), ckpt), norm, source,
                    str(weights))
 

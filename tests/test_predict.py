@@ -154,16 +154,16 @@ def _small_edsr():
     return build_model("edsr", n_resblocks=2, n_feats=16).eval()    # receptive field: 7 pixels each side
 
 
-@pytest.mark.parametrize("tile, overlap", [(64, 32), (128, 48)])
-def test_tiled_equals_untiled_for_a_convolutional_network(tile, overlap):
+@pytest.mark.parametrize("tile, overlap, h, w", [(64, 32, 100, 150), (128, 48, 150, 230)])
+def test_tiled_equals_untiled_for_a_convolutional_network(tile, overlap, h, w):
     model = _small_edsr()
-    rgb = normalise_input(np.transpose(_photo(150, 230), (1, 2, 0)))
+    rgb = normalise_input(np.transpose(_photo(h, w), (1, 2, 0)))
     with torch.no_grad():
         fn = model
         whole = reconstruct_tiled(fn, rgb, 0)
         tiled = reconstruct_tiled(fn, rgb, tile, overlap)
         direct = model(rgb)[0].clamp(0, 1).numpy()
-    assert len(tile_spans(150, tile, overlap)) > 1 and len(tile_spans(230, tile, overlap)) > 1
+    assert len(tile_spans(h, tile, overlap)) > 1 and len(tile_spans(w, tile, overlap)) > 1
     np.testing.assert_allclose(whole, direct, atol=1e-6)
     assert np.abs(tiled - whole).max() < 1e-4
 
@@ -296,3 +296,28 @@ def test_photo_input_is_normalised_as_the_validation_data(weights, tmp_path):
         expected = model(item["rgb"][None])[0].clamp(0, 1).numpy()
     got = reconstruct(read_photo(rgb_path), weights=weights, device="cpu")
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_the_training_camera_is_read_from_the_checkpoint_or_its_run(weights, tmp_path):
+    from hsi.io import atomic_write_json
+    from hsi.models import load_checkpoint
+    from hsi.predict import load_network
+    state = build_model("mst_plus_plus").state_dict()
+    cases = {
+        "recorded": ({"camera": "nikon_5100"}, None, "nikon_5100"),
+        "onthefly": ({}, {"mode": "onthefly", "args": {"on_the_fly": True, "srf_name": None,
+                                                      "srf_path": "./resources/A2a5320-23ucBAS_gain.npz"}},
+                     "basler_a2A5320-23ucBAS (rendered on the fly)"),
+        "fixed": ({}, {"mode": "fixed", "args": {}, "data_dir": str(tmp_path / "gen")}, "sigma_sdmerill (data in"),
+        "bare": ({}, None, "unknown"),
+    }
+    atomic_write_json(tmp_path / "gen" / "manifest.json", {"settings": {"camera": "sigma_sdmerill"}})
+    for name, (extra, config, expected) in cases.items():
+        run = tmp_path / name
+        path = save_checkpoint(run / "best.pth", build_model("mst_plus_plus"), method="mst_plus_plus", **extra)
+        if config is not None:
+            atomic_write_json(run / "config.json", {"config": config})
+        net = load_network(None, path, "cpu")
+        assert net.camera.startswith(expected), (name, net.camera)
+        assert net.normalisation == "minmax" and "not recorded" in net.normalisation_source
+    assert set(load_checkpoint(weights)["state_dict"]) == set(state)
