@@ -79,7 +79,8 @@ def results(tmp_path_factory):
     out = tmp / "report"
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "--results", str(res), "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "MPLBACKEND": "Agg"})
+                          env={**os.environ, "MPLBACKEND": "Agg",          # this checkout's hsi, not an installed one
+                               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {"res": res, "out": out, "stderr": proc.stderr, "stdout": proc.stdout}
 

@@ -19,7 +19,7 @@ a warning, unfinished training runs show their progress.
 
 Modules: ``record`` (``ValidationRecord``, the one type of a validation result), ``collect`` (finding
 records and training runs), ``specs`` (the paper's table registry), ``tables`` (grouping and Markdown /
-LaTeX / CSV), ``figures`` and ``examples`` (PNG figures), ``index`` (``write_report``: the whole step),
+LaTeX / CSV), ``figures`` and ``examples`` (PNG figures), ``index`` (``make_report(ReportOptions(...))``: the whole step),
 ``labels`` (method display names), ``pending_metrics`` (two NumPy metric helpers due to move to
 ``hsi.metrics``).
 """
@@ -30,7 +30,7 @@ from hsi.metrics import METRIC_NAMES as METRICS
 from .collect import Collection, ReportWarnings, TrainingRun, collect_results, parse_training_run
 from .examples import example_inputs, example_pixels, plot_error_example, saved_scenes
 from .figures import original_metamer_pairs, plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves
-from .index import FORMATS, ReportResult, write_figures, write_report
+from .index import FORMATS, ReportOptions, ReportResult, make_report, write_figures, write_report
 from .labels import METHOD_LABELS, method_label, method_order
 from .pending_metrics import centre_crop, mrae_map
 from .record import NotAValidationRecord, RecordError, ValidationRecord, check_tag
@@ -43,7 +43,7 @@ __all__ = [
     "METRICS", "Collection", "ReportWarnings", "TrainingRun", "collect_results", "parse_training_run",
     "example_inputs", "example_pixels", "plot_error_example", "saved_scenes",
     "original_metamer_pairs", "plot_error_vs_psf", "plot_original_vs_metamer", "plot_training_curves",
-    "FORMATS", "ReportResult", "write_figures", "write_report", "METHOD_LABELS", "method_label", "method_order",
+    "FORMATS", "ReportOptions", "ReportResult", "make_report", "write_figures", "write_report", "METHOD_LABELS", "method_label", "method_order",
     "centre_crop", "mrae_map", "NotAValidationRecord", "RecordError", "ValidationRecord", "check_tag",
     "PAPER_DATASETS", "TABLES", "TableSpec", "table_spec", "CSV_FIELDS", "GAP", "HIGHER_IS_BETTER", "METRIC_DIGITS",
     "METRIC_UNITS", "ResultTable", "best_in_column", "build_tables", "format_value", "latex_escape", "render_csv",

@@ -63,6 +63,7 @@ class ReportWarnings:
         LOG.warning(message)
         self.messages.append(message)
 
+
 def _read_json(path: Path) -> dict:
     obj = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(obj, dict):

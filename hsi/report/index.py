@@ -20,7 +20,7 @@ FORMATS = ("md", "tex", "csv")
 
 @dataclass
 class ReportResult:
-    """What ``write_report`` wrote (paths under ``out``) and the warnings it raised."""
+    """What ``make_report`` wrote (paths under ``out``) and the warnings it raised."""
 
     out: Path
     tables: list[ResultTable]
@@ -35,21 +35,42 @@ def _link(path: Path, base: Path) -> str:
     return f"[{path.name}]({rel})"
 
 
-def write_report(roots: Sequence[str | os.PathLike], out: str | os.PathLike, formats: Sequence[str] = FORMATS,
-                 figures: bool = True, max_examples: int = 2) -> ReportResult:
-    """Collect the results under ``roots`` and write the report to ``out`` (see the module docstring).
+@dataclass(frozen=True)
+class ReportOptions:
+    """What to report and where.
 
-    Args:
-        roots: folders searched recursively for validation and training runs (missing ones: warning).
+    Attributes:
+        roots: folders searched recursively for validation and training runs (missing ones: a warning).
         out: report folder (created; existing files are replaced atomically, none deleted).
         formats: any of ``md``, ``tex``, ``csv`` for the tables (``index.md`` is always written).
         figures: draw the PNG figures.
-        max_examples: scenes per validation run with saved reconstructions that get an error-map figure.
+        max_examples: scenes per validation run with saved reconstructions that get an error-map figure
+            (0 or less: none).
     """
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise ValueError(f"unknown format(s) {bad}; choose from {FORMATS}")
-    out = Path(out)
+
+    roots: tuple[str, ...]
+    out: str
+    formats: tuple[str, ...] = FORMATS
+    figures: bool = True
+    max_examples: int = 2
+
+    def __post_init__(self):
+        bad = [f for f in self.formats if f not in FORMATS]
+        if bad:
+            raise ValueError(f"unknown format(s) {bad}; choose from {FORMATS}")
+
+
+def write_report(roots: Sequence[str | os.PathLike], out: str | os.PathLike, formats: Sequence[str] = FORMATS,
+                 figures: bool = True, max_examples: int = 2) -> ReportResult:
+    """``make_report`` with the fields of ``ReportOptions`` as arguments."""
+    return make_report(ReportOptions(tuple(str(r) for r in roots), str(out), tuple(formats), figures, max_examples))
+
+
+def make_report(options: ReportOptions) -> ReportResult:
+    """Collect the results under ``options.roots`` and write the report to ``options.out`` (see the
+    package docstring for the files)."""
+    roots, formats, figures, max_examples = options.roots, options.formats, options.figures, options.max_examples
+    out = Path(options.out)
     warn = ReportWarnings()
     coll = collect_results(roots, warn, skip=out)
     tables, coll.duplicates = build_tables(coll.validation, warn)
