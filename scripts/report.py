@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 
-from hsi.report import FORMATS, write_report
+from hsi.report import FORMATS, ReportOptions, make_report
 
 
 def main(argv=None) -> int:
@@ -28,8 +28,13 @@ def main(argv=None) -> int:
                     help="scenes per validation run (with saved reconstructions) drawn as error maps")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    result = write_report(args.results, args.out, args.formats, figures=not args.no_figures,
-                          max_examples=args.max_examples)
+    options = ReportOptions(tuple(args.results), args.out, tuple(args.formats), figures=not args.no_figures,
+                            max_examples=args.max_examples)
+    try:
+        result = make_report(options)
+    except OSError as e:
+        print(f"error: cannot write the report to {args.out}: {e}; choose a writable folder with --out", file=sys.stderr)
+        return 2
     print(f"[report] {len(result.collection.validation)} tagged validation run(s) in {len({t.spec.key for t in result.tables})} "
           f"table(s), {len(result.collection.training)} training run(s), {len(result.figures)} figure(s), "
           f"{len(result.warnings)} warning(s)")

@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import pytest
 
 from _tiny_data import make_tiny_dataset
 from hsi.models import build_model, save_checkpoint
-from hsi.report import (GAP, METRICS, build_tables, collect_results, format_value, original_metamer_pairs,
-                        table_spec, write_report)
+from hsi.report import (GAP, METRICS, ValidationRecord, build_tables, collect_results, format_value,
+                        original_metamer_pairs, table_spec, write_report)
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -53,6 +54,15 @@ def results(tmp_path_factory):
     run("mst", "finding3_grating", "finding3/grating")
     run("mst_plus_plus", "rerun", "table5/original")                 # same tag and method: newest wins
     run("mst", "untagged")
+    # the two table5/original runs of mst_plus_plus finish within one second, the rerun later (set here, so
+    # that the test does not depend on the machine's speed): only the sub-second part of `created` orders
+    # them; the older file gets the later mtime and sorts after by path, so neither can stand in for it
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    competing = {root: res / root / "SYNTH_poisson0_None_png_mst_plus_plus_std" / "summary.json"
+                 for root in ("table5_original", "rerun")}
+    for path, micro in zip(competing.values(), (100, 900)):
+        ValidationRecord.read(path).replace(created=t0 + dt.timedelta(microseconds=micro)).write(path)
+    os.utime(competing["table5_original"], ns=(2 * 10 ** 18, 2 * 10 ** 18))          # mtime in 2033
 
     train = res / "train" / "No_metamer_mrae_png_poisson0_None_mst_plus_plus_SYNTH"   # unfinished: no summary.json
     train.mkdir(parents=True)
@@ -69,7 +79,8 @@ def results(tmp_path_factory):
     out = tmp / "report"
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "--results", str(res), "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "MPLBACKEND": "Agg"})
+                          env={**os.environ, "MPLBACKEND": "Agg",          # this checkout's hsi, not an installed one
+                               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {"res": res, "out": out, "stderr": proc.stderr, "stdout": proc.stdout}
 
@@ -166,9 +177,9 @@ def test_newest_record_wins_and_columns_follow_the_paper(results):
     recs = [r for r in coll.validation if r.table == "table5" and r.method == "mst_plus_plus" and r.column == "original"]
     assert len(recs) == 2
     older, newer = recs
-    older.metrics = {**older.metrics, "MRAE": 123.0}
-    older.created = newer.created + dt.timedelta(hours=1)             # now the edited one is the newest
-    tables, dups = build_tables(coll.validation, warn=lambda m: None)
+    older = older.replace(summary={**older.summary, "MRAE": 123.0},
+                          created=newer.finished_at + dt.timedelta(hours=1))   # now the edited one is the newest
+    tables, dups = build_tables([older if r is recs[0] else r for r in coll.validation], warn=lambda m: None)
     t5 = next(t for t in tables if t.spec.key == "table5")
     assert t5.value("mst_plus_plus", "original", "MRAE") == 123.0 and dups == [(older.path, newer.path)]
     spec = table_spec("table6_7")
@@ -188,3 +199,84 @@ def test_formats_subset_without_figures_and_empty_roots(results, tmp_path):
     assert "No tagged validation runs found yet" in index and "nothing_here" in index
     assert [p.name for p in empty.files] == ["index.md", "report.json"]
     assert re.search(r"\| MST\+\+ \|", (tmp_path / "md_only" / "table5.md").read_text())
+
+
+# ------------------------------------------------------------------------------------ the record type
+def test_records_written_by_the_validation_read_back_and_round_trip(results):
+    paths = sorted(results["res"].rglob("summary.json"))
+    read = []
+    for path in paths:
+        if path.parent.name in ("broken_run", "partial_run"):
+            continue                                                  # the two bad files
+        raw = json.loads(path.read_text())
+        rec = ValidationRecord.read(path)
+        read.append(rec)
+        assert ValidationRecord.from_json(rec.to_json()) == rec
+        out = rec.to_json()
+        assert list(out) == list(raw)                                 # every key, in the writer's order
+        assert {k: v for k, v in out.items() if k != "created"} == {k: v for k, v in raw.items() if k != "created"}
+        assert dt.datetime.fromisoformat(out["created"]) == dt.datetime.fromisoformat(raw["created"])
+        assert rec.run_dir == path.parent and rec.mtime_ns == path.stat().st_mtime_ns
+    assert len(read) == 8                                             # 7 tagged runs and the untagged one
+    untagged = [r for r in read if r.tag is None]
+    assert [r.name for r in untagged] == ["SYNTH_poisson0_None_png_mst_std"] and untagged[0].table is None
+
+
+def test_record_created_keeps_microseconds_and_reads_seconds(tmp_path):
+    rec = ValidationRecord.create(name="run", tag="table5/metamer", method="mst", dataset="SYNTH", metamer=True,
+                                  summary={"MRAE": 0.5, "RMSE": 0.1, "PSNR": 30.0, "SAM": 0.2}, images=2,
+                                  seconds=1.5, checkpoint="w.pth", args={"npe": 0}, format="png", data_dir="d")
+    assert rec.created.tzinfo is not None and rec.host == platform.node() and "torch" in rec.versions
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", rec.to_json()["created"])
+    later = rec.replace(created=rec.created + dt.timedelta(microseconds=1))
+    assert ValidationRecord.read(later.write(tmp_path / "summary.json")) == later != rec
+    assert (rec.table, rec.column) == ("table5", "metamer")
+    old_style = {**rec.to_json(), "created": "2025-03-04T05:06:07+00:00", "extra_key": [1, 2]}
+    back = ValidationRecord.from_json(old_style)
+    assert back.created == dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
+    assert back.extra == {"extra_key": [1, 2]} and back.to_json()["extra_key"] == [1, 2]
+    assert ValidationRecord.from_json({**old_style, "created": "2025-03-04T05:06:07"}).created == back.created
+
+
+def test_record_rejects_incomplete_objects():
+    from hsi.report import NotAValidationRecord, RecordError
+    good = {"name": "r", "tag": "table5/original", "method": "mst", "summary": {m: 1.0 for m in METRICS}}
+    assert ValidationRecord.from_json(good).dataset == "?"
+    for bad, message in (({**good, "tag": "table5"}, "tag must be"), ({**good, "summary": None}, "no 'summary'"),
+                         ({**good, "summary": {"MRAE": 1.0}}, "metric RMSE"), ({**good, "method": ""}, "no 'method'"),
+                         ({**good, "summary": {**good["summary"], "SAM": True}}, "metric SAM")):
+        with pytest.raises(RecordError, match=message):
+            ValidationRecord.from_json(bad)
+    with pytest.raises(NotAValidationRecord):
+        ValidationRecord.from_json({"name": "r"})
+
+
+def test_same_created_orders_by_mtime_then_path(tmp_path):
+    rec = ValidationRecord(name="r", tag="t/c", method="mst", dataset="D", metamer=False,
+                           summary={m: 1.0 for m in METRICS}, created=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    paths = [rec.write(tmp_path / d / "summary.json") for d in ("a", "b", "c")]
+    for path, ns in zip(paths, (3, 1, 3)):
+        os.utime(path, ns=(ns * 10 ** 18, ns * 10 ** 18))
+    ordered = sorted((ValidationRecord.read(p) for p in paths), key=ValidationRecord.newest_last_key)
+    assert [r.run_dir.name for r in ordered] == ["b", "a", "c"]     # mtime, then path for equal mtimes
+    for p in paths:
+        rec.replace(created=None).write(p)                            # an old record without `created`: its mtime
+    for path, ns in zip(paths, (3, 1, 2)):
+        os.utime(path, ns=(ns * 10 ** 18, ns * 10 ** 18))
+    no_time = [ValidationRecord.read(p) for p in paths]
+    assert [r.run_dir.name for r in sorted(no_time, key=ValidationRecord.newest_last_key)] == ["b", "c", "a"]
+
+
+def test_error_map_helpers_agree_with_hsi_metrics():
+    import numpy as np
+    import torch
+    from hsi.metrics import mrae_per_image
+    from hsi.report import centre_crop, mrae_map
+    g = np.random.default_rng(0)
+    truth, pred = g.random((31, 6, 8)).astype(np.float32), g.random((31, 6, 8)).astype(np.float32)
+    per_pixel = mrae_map(pred, truth)
+    assert per_pixel.shape == (6, 8)
+    assert per_pixel.mean() == pytest.approx(float(mrae_per_image(torch.from_numpy(pred), torch.from_numpy(truth))[0]),
+                                             rel=1e-12)
+    x = np.arange(2 * 7 * 9).reshape(2, 7, 9)
+    assert np.array_equal(centre_crop(x, 3, 4), x[:, 2:5, 2:6])
