@@ -165,12 +165,19 @@ def best_checkpoint(run_dir: str | os.PathLike) -> Path:
 
 
 def with_resume(argv: Sequence[str]) -> list[str]:
-    """``argv`` with ``--resume True`` (the value of an existing ``--resume`` is replaced)."""
-    out = list(argv)
-    if "--resume" in out:
-        i = out.index("--resume")
-        return out[:i + 1] + ["True"] + out[i + 2:]
-    return out + ["--resume", "True"]
+    """``argv`` with ``--resume True``: every ``--resume X`` / ``--resume=X`` set to True, else appended."""
+    out, found, i = [], False, 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--resume" and i + 1 < len(argv):
+            out += ["--resume", "True"]
+            found, i = True, i + 2
+            continue
+        if word.startswith("--resume="):
+            word, found = "--resume=True", True
+        out.append(word)
+        i += 1
+    return out if found else out + ["--resume", "True"]
 
 
 def command_line(job: SweepJob) -> list[str]:
@@ -478,7 +485,7 @@ def _submitit_executor(stage: str, options: LaunchOptions):
         import submitit
     except ImportError:
         raise SweepError("LAUNCHER=slurm needs submitit: pip install 'submitit>=1.5'") from None
-    folder = Path(options.log_dir) / "submitit" / stage
+    folder = submitit_folder(options.log_dir, stage)
     cluster = None if options.slurm_cluster == "slurm" else options.slurm_cluster
     if cluster is None and submitit.AutoExecutor.which() != "slurm":
         raise SweepError("LAUNCHER=slurm but no SLURM here (sbatch not found): run the driver on a SLURM "
@@ -494,24 +501,71 @@ def _submitit_executor(stage: str, options: LaunchOptions):
     return executor
 
 
+ACTIVE_SLURM_STATES = frozenset({"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED",
+                                  "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT"})
+SUBMITTED_NAME = "submitted.json"
+
+
+def submitit_folder(log_dir: str | os.PathLike, stage: str) -> Path:
+    """``<log_dir>/submitit/<stage>``: submitit's pickles and logs, and ``submitted.json`` (job ids)."""
+    return Path(log_dir) / "submitit" / stage
+
+
+def read_submitted(log_dir: str | os.PathLike, stage: str) -> dict[str, str]:
+    """The submitit job id of each job name of the stage's last submissions ({} when none)."""
+    try:
+        record = json.loads((submitit_folder(log_dir, stage) / SUBMITTED_NAME).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in record.items()} if isinstance(record, dict) else {}
+
+
+def slurm_job_state(folder: str | os.PathLike, job_id: str) -> str | None:
+    """SLURM's state of a submitted job (``RUNNING``, ``PENDING``, ...; sacct), None when unknown."""
+    try:
+        import submitit
+        return str(submitit.SlurmJob(folder=folder, job_id=job_id).state).split()[0]
+    except Exception:           # no sacct here, or an unknown job
+        return None
+
+
 def _run_slurm(stage: str, jobs: Sequence[SweepJob], options: LaunchOptions, say) -> list[JobResult]:
+    """Submit the jobs as one job array and wait; jobs still queued or running from an earlier
+    submission (their id in ``submitted.json``, active in SLURM) are waited for, not submitted again."""
+    import submitit
+    from hsi.io.atomic import atomic_write_json
     executor = _submitit_executor(stage, options)
+    folder = submitit_folder(options.log_dir, stage)
     root = str(Path(__file__).resolve().parents[1])   # the jobs unpickle hsi.sweep.ShellJob
     os.environ["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     if options.slurm_cluster == "slurm":
         os.environ.pop("CUDA_VISIBLE_DEVICES", None)   # SLURM sets each job's own GPUs
-    with executor.batch():
-        submitted = [(job, executor.submit(ShellJob(job))) for job in jobs]
-    say(f"[sweep] {stage}: submitted {len(jobs)} job(s): "
-        + ", ".join(f"{job.name}={handle.job_id}" for job, handle in submitted))
+    job_class = submitit.SlurmJob if options.slurm_cluster == "slurm" else submitit.LocalJob
+    previous = read_submitted(options.log_dir, stage)
+    handles, fresh = {}, []
+    for job in jobs:
+        job_id = previous.get(job.name)
+        if job_id and slurm_job_state(folder, job_id) in ACTIVE_SLURM_STATES:
+            handles[job.name] = job_class(folder=folder, job_id=job_id)
+            say(f"[sweep] {stage}: {job.name} is still in SLURM as job {job_id}: waiting for it")
+        else:
+            fresh.append(job)
+    if fresh:
+        with executor.batch():
+            submitted = [(job, executor.submit(ShellJob(job))) for job in fresh]
+        handles.update({job.name: handle for job, handle in submitted})
+        say(f"[sweep] {stage}: submitted {len(fresh)} job(s): "
+            + ", ".join(f"{job.name}={handle.job_id}" for job, handle in submitted))
+        atomic_write_json(folder / SUBMITTED_NAME, {**previous, **{n: h.job_id for n, h in handles.items()}})
     results = []
-    for job, handle in submitted:
+    for job in jobs:
+        handle = handles[job.name]
         try:
             handle.result()
             code = 0
         except Exception as exc:      # the job failed, was cancelled, or timed out too often
             code = 1
-            if not Path(job.log).is_file():
+            if not last_attempt(job.log):
                 _log_line(Path(job.log), f"error: submitit job {handle.job_id}: {str(exc).strip()[-500:]}")
         results.append(_result(job, code))
         say(f"[sweep] {stage}: {job.name} {results[-1].state} (job {handle.job_id})")

@@ -6,8 +6,8 @@ metrics) and, given a dataset folder, the generated variants (``manifest.json``)
 
 States:
     done     the done test holds (a finished ``summary.json``, a complete ``manifest.json``)
-    running  the folder's lock ``.hsi.lock`` is held, or the log's last attempt has no end and its
-             runner is alive (or runs on another host, e.g. a SLURM node)
+    running  the folder's lock ``.hsi.lock`` is held, its SLURM job (submitit id) is pending or running,
+             or the log's last attempt has no end and its runner is alive (or on another host)
     failed   the last attempt ended with a non-zero exit code, or its log ends in a traceback / ``error:``
     stopped  started, not finished, nothing running (killed or preempted: re-run the sweep to resume)
     missing  queued in a jobs file, never started
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from hsi.sweep import SweepJob, attempt_exit_code, attempt_owner, is_done, last_attempt, last_error_line, read_jobs
+from hsi.sweep import (ACTIVE_SLURM_STATES, SweepJob, attempt_exit_code, attempt_owner, is_done, last_attempt,
+                       last_error_line, read_jobs, read_submitted, slurm_job_state, submitit_folder)
 
 STATES = ("done", "running", "failed", "stopped", "missing")
 LOCK_NAME = ".hsi.lock"          # hsi.io.lock.LOCK_NAME (not imported: hsi.io loads h5py)
@@ -68,14 +70,16 @@ def _alive(host: str, pid: int) -> bool:
     return True
 
 
-def job_status(job: SweepJob, stage: str) -> RunStatus:
-    """The state of one queued job from its done test, its folder's lock and its log."""
+def job_status(job: SweepJob, stage: str, slurm_id: str | None = None, submitit_dir: Path | None = None) -> RunStatus:
+    """The state of one queued job from its done test, its folder's lock, its SLURM job and its log."""
     folder = Path(job.done_file).parent if job.done_file else None
     where = str(folder) if folder else ""
     if is_done(job):
         return RunStatus(job.name, stage, "done", where, job.log, "")
     if folder is not None and lock_held(folder):
         return RunStatus(job.name, stage, "running", where, job.log, "")
+    if slurm_id and submitit_dir is not None and slurm_job_state(submitit_dir, slurm_id) in ACTIVE_SLURM_STATES:
+        return RunStatus(job.name, stage, "running", where, job.log, f"SLURM job {slurm_id}")
     lines = last_attempt(job.log)
     if not lines:
         return RunStatus(job.name, stage, "missing", where, job.log if Path(job.log).exists() else "", "")
@@ -138,9 +142,11 @@ def sweep_status(results: str | os.PathLike, jobs_files: Sequence[str | os.PathL
     results = Path(results)
     files = [Path(p) for p in jobs_files] or sorted((results / "sweep").glob("*.jsonl"))
     rows, known = [], set()
+    has_sacct = shutil.which("sacct") is not None
     for path in files:
+        submitted = read_submitted(path.parent, path.stem) if has_sacct else {}
         for job in read_jobs(path):
-            row = job_status(job, path.stem)
+            row = job_status(job, path.stem, submitted.get(job.name), submitit_folder(path.parent, path.stem))
             rows.append(row)
             if row.path:
                 known.add(row.path)

@@ -20,6 +20,10 @@
 #   CMD        runs later under parallel/slurm: environment variables it needs go on its command line
 #              (env VAR=value script.sh); a word @ckpt:<run folder> becomes the run's best.pth (else
 #              last.pth) when the job starts, so validations can be queued before their training ran.
+# A failed job stops the driver after its stage (the others of the stage finish first; LAUNCHER=local: at
+# once, as today); SWEEP_KEEP_GOING=1
+# goes on with the next stages (their jobs that need the failed one fail too). Re-running the driver runs
+# only what is not done.
 # Jobs files: $SWEEP_DIR/<stage>.jsonl (scripts/sweep_status.py reads them), SWEEP_DIR=$RESULTS/sweep.
 if [ -z "${PY:-}" ]; then PY=python3; fi
 HSI_ROOT="${HSI_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -74,7 +78,8 @@ stage_add() {
     "$([ -n "$done_file" ] && _sweep_json "$done_file" || echo null)" \
     "$(case "$resumable" in 1|True|true) echo true ;; *) echo false ;; esac)" "$(_sweep_json "$PWD")" >> "$SWEEP_JOBS"
   if [ "$LAUNCHER" = local ]; then
-    "$PY" -m hsi.sweep exec --name "$name" --log "$log" --done_file "$done_file" --resumable "$resumable" -- "$@"
+    "$PY" -m hsi.sweep exec --name "$name" --log "$log" --done_file "$done_file" --resumable "$resumable" -- "$@" \
+      || [ "${SWEEP_KEEP_GOING:-0}" = 1 ]
   fi
 }
 
@@ -84,6 +89,7 @@ stage_end() {
   local stage="$SWEEP_STAGE"
   SWEEP_STAGE=""
   if [ "$LAUNCHER" != local ] && [ -s "$SWEEP_JOBS" ]; then
-    "$PY" -m hsi.sweep run --stage "$stage" --jobs "$SWEEP_JOBS" --log_dir "$SWEEP_DIR"
+    "$PY" -m hsi.sweep run --stage "$stage" --jobs "$SWEEP_JOBS" --log_dir "$SWEEP_DIR" \
+      || [ "${SWEEP_KEEP_GOING:-0}" = 1 ]
   fi
 }

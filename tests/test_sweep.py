@@ -116,6 +116,8 @@ def test_done_test_and_run_time_checkpoint(tmp_path):
     summary.write_text(json.dumps({"finished": True, "iterations": 8}))
     assert sweep.is_done(j)
     assert sweep.command_line(j) == ["x", str(tmp_path / "run" / "last.pth"), "--resume", "True"]
+    assert sweep.with_resume(["a", "--resume=False", "--resume", "0"]) == ["a", "--resume=True", "--resume", "True"]
+    assert sweep.with_resume(["a"]) == ["a", "--resume", "True"]
     (tmp_path / "run" / "best.pth").write_text("")
     assert sweep.command_line(j)[1] == str(tmp_path / "run" / "best.pth")
 
@@ -184,6 +186,24 @@ def test_submitit_local_runs_skips_done_and_requeues_a_preempted_job(tmp_path):
     assert outputs(tmp_path)["b"] == sum(k * k for k in range(4))
 
 
+def test_slurm_waits_for_a_job_still_queued_from_an_earlier_submission(tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    opts = LaunchOptions("slurm", slurm_cluster="local", slurm_gpus_per_job=0, slurm_time="10",
+                         log_dir=str(tmp_path / "sub"))
+    j = job(tmp_path, "j", done=False)          # no done test: only the recorded job id can prevent a rerun
+    assert run_stage("s", [j], opts)[0].state == "done"
+    first = sweep.read_submitted(opts.log_dir, "s")["j"]
+    monkeypatch.setattr(sweep, "slurm_job_state", lambda folder, job_id: "RUNNING" if job_id == first else None)
+    said = []
+    assert run_stage("s", [j], opts, said.append)[0].state == "done"
+    assert any("still in SLURM as job " + first in line for line in said)
+    assert (tmp_path / "events.txt").read_text().count("start j ") == 1
+    monkeypatch.setattr(sweep, "slurm_job_state", lambda folder, job_id: "COMPLETED")
+    assert run_stage("s", [j], opts)[0].state == "done"
+    assert (tmp_path / "events.txt").read_text().count("start j ") == 2
+    assert sweep.read_submitted(opts.log_dir, "s")["j"] != first
+
+
 def test_sweep_status_done_failed_missing_running(tmp_path):
     from hsi.io.lock import output_lock
     results = tmp_path / "results"
@@ -225,3 +245,28 @@ def test_example_driver_local_and_parallel_give_the_same_results(tmp_path):
                                capture_output=True, text=True, timeout=300)
         assert again.returncode == 0 and again.stdout.count("skipped") + again.stderr.count("0 job(s) to run") >= 3
     assert outs["local"] == outs["parallel"] and len(outs["local"]) == 2
+
+
+@pytest.mark.parametrize("launcher, keep_going", [("local", "0"), ("parallel", "0"), ("parallel", "1")])
+def test_a_failed_stage_stops_the_driver_unless_keep_going(tmp_path, launcher, keep_going):
+    script = f"""set -euo pipefail
+source "{ROOT}/scripts/lib_sweep.sh"
+J=("$PY" "{JOBS}")
+stage_begin first
+stage_add bad - 0 -- "${{J[@]}}" fail --name bad --out "{tmp_path}/out/bad.json" --events "{tmp_path}/events.txt"
+stage_add ok - 0 -- "${{J[@]}}" compute --name ok --out "{tmp_path}/out/ok.json" --events "{tmp_path}/events.txt"
+stage_end
+stage_begin second
+stage_add after - 0 -- "${{J[@]}}" compute --name after --out "{tmp_path}/out/after.json" --events "{tmp_path}/events.txt"
+stage_end
+"""
+    env = {**ENV, "PY": sys.executable, "RESULTS": str(tmp_path / "results"), "LAUNCHER": launcher,
+           "SWEEP_KEEP_GOING": keep_going}
+    res = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    ran = set(outputs(tmp_path)) if (tmp_path / "out").exists() else set()
+    if keep_going == "1":
+        assert res.returncode == 0 and ran == {"ok", "after"}
+    else:
+        assert res.returncode != 0 and "after" not in ran
+        assert ran == (set() if launcher == "local" else {"ok"})     # local stops at once, as today
+    assert "ValueError: job bad broke on purpose" in res.stderr
