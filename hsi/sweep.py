@@ -17,7 +17,7 @@ Launchers (``LaunchOptions.launcher``):
 Every job's log gets a ``[sweep] start`` line before each attempt and a ``[sweep] end ... exit <code>``
 line after it; ``scripts/sweep_status.py`` reads them. An argv word ``@ckpt:<run folder>`` is replaced by
 the run's ``best.pth`` (else ``last.pth``) when the job starts, not when it is queued, so a validation job
-queued before its training finished sees the final checkpoint.
+queued before its training finished sees the final checkpoint (also ``VAR=@ckpt:<run>``, for ``env``).
 """
 from __future__ import annotations
 
@@ -182,8 +182,16 @@ def with_resume(argv: Sequence[str]) -> list[str]:
 
 def command_line(job: SweepJob) -> list[str]:
     """The argv the job runs now: checkpoint words resolved, ``--resume True`` for resumable jobs."""
-    argv = [str(best_checkpoint(a[len(CKPT_TOKEN):])) if a.startswith(CKPT_TOKEN) else a for a in job.argv]
+    argv = [resolve_checkpoint_word(word) for word in job.argv]
     return with_resume(argv) if job.resumable else argv
+
+
+def resolve_checkpoint_word(word: str) -> str:
+    """``@ckpt:<run>`` -> the run's checkpoint now; also after ``=`` (``PRETRAINED_ROOT=@ckpt:<run>`` for env)."""
+    head, sep, run = word.partition(CKPT_TOKEN)
+    if not sep or not (head == "" or head.endswith("=")):
+        return word
+    return head + str(best_checkpoint(run))
 
 
 def job_env(job: SweepJob, gpu: str | None = None) -> dict[str, str]:
@@ -488,7 +496,7 @@ def _submitit_executor(stage: str, options: LaunchOptions):
     folder = submitit_folder(options.log_dir, stage)
     cluster = None if options.slurm_cluster == "slurm" else options.slurm_cluster
     if cluster is None and submitit.AutoExecutor.which() != "slurm":
-        raise SweepError("LAUNCHER=slurm but no SLURM here (sbatch not found): run the driver on a SLURM "
+        raise SweepError("LAUNCHER=slurm but no SLURM here (srun not found): run the driver on a SLURM "
                          "login node, or use LAUNCHER=parallel")
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     params = dict(name=f"hsi-{stage}", timeout_min=slurm_minutes(options.slurm_time),

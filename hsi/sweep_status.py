@@ -84,14 +84,18 @@ def job_status(job: SweepJob, stage: str, slurm_id: str | None = None, submitit_
     if not lines:
         return RunStatus(job.name, stage, "missing", where, job.log if Path(job.log).exists() else "", "")
     code = attempt_exit_code(lines)
-    error = last_error_line(job.log, failed=code not in (None, 0)) or ""
-    if code not in (None, 0) or error:
-        return RunStatus(job.name, stage, "failed", where, job.log, error)
-    if code == 0:           # ended well but the done test fails
-        return RunStatus(job.name, stage, "failed", where, job.log, f"exit 0 but {job.done_file} is missing or unfinished")
-    owner = attempt_owner(lines)
-    state = "running" if owner and _alive(*owner) else "stopped"
-    return RunStatus(job.name, stage, state, where, job.log, "")
+    if code == 0:           # ended well: done unless its done test fails
+        if not job.done_file:
+            return RunStatus(job.name, stage, "done", where, job.log, "")
+        return RunStatus(job.name, stage, "failed", where, job.log,
+                         f"exit 0 but {job.done_file} is missing or unfinished")
+    if code is not None:
+        return RunStatus(job.name, stage, "failed", where, job.log, last_error_line(job.log) or f"exit {code}")
+    owner = attempt_owner(lines)        # no end line: still running, or killed
+    if owner and _alive(*owner):
+        return RunStatus(job.name, stage, "running", where, job.log, "")
+    error = last_error_line(job.log, failed=False)
+    return RunStatus(job.name, stage, "failed" if error else "stopped", where, job.log, error or "")
 
 
 def _read(path: Path) -> dict | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,6 +119,8 @@ def test_done_test_and_run_time_checkpoint(tmp_path):
     assert sweep.command_line(j) == ["x", str(tmp_path / "run" / "last.pth"), "--resume", "True"]
     assert sweep.with_resume(["a", "--resume=False", "--resume", "0"]) == ["a", "--resume=True", "--resume", "True"]
     assert sweep.with_resume(["a"]) == ["a", "--resume", "True"]
+    assert sweep.resolve_checkpoint_word(f"CKPT=@ckpt:{tmp_path}") == f"CKPT={tmp_path / 'last.pth'}"
+    assert sweep.resolve_checkpoint_word("x@ckpt:y") == "x@ckpt:y"
     (tmp_path / "run" / "best.pth").write_text("")
     assert sweep.command_line(j)[1] == str(tmp_path / "run" / "best.pth")
 
@@ -270,3 +273,34 @@ stage_end
         assert res.returncode != 0 and "after" not in ran
         assert ran == (set() if launcher == "local" else {"ok"})     # local stops at once, as today
     assert "ValueError: job bad broke on purpose" in res.stderr
+
+
+@pytest.mark.slow
+def test_quick_driver_parallel_and_submitit_give_the_sequential_results(tmp_path):
+    """Real generation, two MST++ trainings and their validations: the same metrics under every launcher."""
+    subprocess.run([sys.executable, "dataset_tools/make_synthetic.py", "--dest_root", str(tmp_path / "ds" / "SYNTH"),
+                    "--num_scenes", "6", "--size", "64", "--seed", "0", "--valid_fraction", "0.34", "--no_progress"],
+                   cwd=ROOT, check=True, capture_output=True)
+    metrics = {}
+    for launcher in ("local", "parallel", "slurm"):
+        results = tmp_path / launcher
+        env = {**ENV, "PY": sys.executable, "SCALE": "quick", "DATASET_PATH": str(tmp_path / "ds" / launcher),
+               "RESULTS": str(results), "PER_EPOCH_ITERATION": "4", "BATCH_SIZE": "2", "CROP_SIZE": "32",
+               "STRIDE": "16", "VALID_FREQ": "4", "SAVE_FREQ": "4", "LOG_FREQ": "2", "LAUNCHER": launcher,
+               "MAX_PARALLEL": "2", "SWEEP_SLURM_CLUSTER": "local", "SLURM_GPUS_PER_JOB": "0", "SLURM_TIME": "30"}
+        # a copy of the scenes per launcher: the generation runs under each
+        shutil.copytree(tmp_path / "ds" / "SYNTH", tmp_path / "ds" / launcher / "SYNTH")
+        res = subprocess.run(["bash", str(ROOT / "tests" / "sweep_quick_driver.sh")], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=1500)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        found = {}
+        for p in results.rglob("summary.json"):
+            rec = json.loads(p.read_text())
+            key = rec.get("tag") or p.parent.relative_to(results).as_posix()
+            found[key] = rec["summary"] if "summary" in rec else rec["best_valid_mrae"]
+        metrics[launcher] = found
+        status = subprocess.run([sys.executable, "scripts/sweep_status.py", str(results), "--json"], cwd=ROOT,
+                                env=ENV, capture_output=True, text=True, timeout=120)
+        assert {r["state"] for r in json.loads(status.stdout)} == {"done"}, status.stdout
+    assert {"sweep/seed0", "sweep/seed1"} <= set(metrics["local"])
+    assert metrics["parallel"] == metrics["local"] and metrics["slurm"] == metrics["local"]
