@@ -156,6 +156,8 @@ def test_a_killed_parallel_sweep_resumes(tmp_path):
     runner.wait()
     _wait(lambda: _gone(slow_pid), "the slow job to die with its runner")
     assert not (tmp_path / "out" / "slow.json").exists()
+    from hsi.sweep_status import job_status
+    assert [job_status(j, "train").state for j in jobs] == ["done", "stopped", "done"]
     release.write_text("")
     res = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -304,3 +306,22 @@ def test_quick_driver_parallel_and_submitit_give_the_sequential_results(tmp_path
         assert {r["state"] for r in json.loads(status.stdout)} == {"done"}, status.stdout
     assert {"sweep/seed0", "sweep/seed1"} <= set(metrics["local"])
     assert metrics["parallel"] == metrics["local"] and metrics["slurm"] == metrics["local"]
+
+
+def test_sweep_status_finds_run_folders_and_variants_on_disk(tmp_path):
+    from hsi.sweep_status import sweep_status
+    results, data = tmp_path / "results", tmp_path / "datasets"
+    for name, summary in (("done_run", {"finished": True}), ("half_run", None)):
+        (results / "train" / name).mkdir(parents=True)
+        (results / "train" / name / "config.json").write_text("{}")
+        if summary:
+            (results / "train" / name / "summary.json").write_text(json.dumps(summary))
+    (results / "valid" / "v").mkdir(parents=True)
+    (results / "valid" / "v" / "summary.json").write_text(json.dumps({"summary": {"MRAE": 0.1}}))
+    for name, complete in (("poisson0_None", True), ("poisson1000_grating", False)):
+        (data / "SYNTH" / name).mkdir(parents=True)
+        (data / "SYNTH" / name / "manifest.json").write_text(json.dumps({"complete": complete}))
+    rows = {(r.kind, r.name): r.state for r in sweep_status(results, dataset_path=data)}
+    assert rows == {("training", "done_run"): "done", ("training", "half_run"): "stopped",
+                    ("validation", "v"): "done", ("generation", "poisson0_None"): "done",
+                    ("generation", "poisson1000_grating"): "stopped"}
