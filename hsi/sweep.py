@@ -194,11 +194,14 @@ def resolve_checkpoint_word(word: str) -> str:
     return head + str(best_checkpoint(run))
 
 
-def job_env(job: SweepJob, gpu: str | None = None) -> dict[str, str]:
-    """The job's environment: this process's, the job's extras, unbuffered Python, its GPU if given."""
+def job_env(job: SweepJob, gpus: str | None = None) -> dict[str, str]:
+    """The job's environment: this process's, the job's extras, unbuffered Python, and its GPUs if given
+    (comma-separated indices) as ``CUDA_VISIBLE_DEVICES`` and as ``GPUS``, so that scripts/lib.sh, sourced
+    again by the per-mode scripts, keeps them (it derives CUDA_VISIBLE_DEVICES and torchrun from GPUS)."""
     env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1"}
-    if gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = gpu
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+        env["GPUS"] = gpus.replace(",", " ")
     return env
 
 
@@ -462,8 +465,10 @@ class ShellJob(_Checkpointable):
         code = None
         try:
             with open(log, "ab") as f:
+                # the GPUs SLURM gave this job (not the driver's GPUS)
+                env = job_env(self.job, os.environ.get("CUDA_VISIBLE_DEVICES", ""))
                 self._proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                              env=job_env(self.job), cwd=self.job.cwd)
+                                              env=env, cwd=self.job.cwd)
                 # poll, not wait(): submitit's signal handler (checkpoint) must be able to wait for the
                 # command, and a blocking wait() would hold the Popen's lock while the handler runs
                 while (code := self._proc.poll()) is None:

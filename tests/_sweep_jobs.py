@@ -66,7 +66,8 @@ def main() -> int:
             f.write(f"{os.getpid()} {os.getppid()} resume={a.resume}\n")
         if attempts == 0:   # first attempt: wait for the release (or to be killed)
             wait_for(lambda: Path(a.release).exists(), "the release file")
-    record = {"name": a.name, "value": sum(k * k for k in range(a.n)), "cuda": gpu, "resume": a.resume}
+    record = {"name": a.name, "value": sum(k * k for k in range(a.n)), "cuda": gpu, "resume": a.resume,
+              "gpus": os.environ.get("GPUS")}
     if a.kind == "train":
         run = Path(a.out)
         run.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """hsi.sweep: local / parallel / submitit launchers on tiny python jobs, resuming, and sweep_status."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -61,16 +62,23 @@ def test_parallel_gives_the_local_outputs_at_most_two_at_once(tmp_path):
     assert most == 2
 
 
-def test_parallel_one_gpu_per_job(tmp_path):
+def test_parallel_one_gpu_per_job(tmp_path, monkeypatch):
     jobs = [job(tmp_path, f"j{k}", pair=f"j{k ^ 1}") for k in range(4)]
+    # two of them through a per-mode-script style wrapper that sources lib.sh (which derives
+    # CUDA_VISIBLE_DEVICES from GPUS): they must keep their one GPU, not get the driver's "0 1"
+    monkeypatch.setenv("GPUS", "0 1")
+    for k in (1, 2):
+        jobs[k] = dataclasses.replace(jobs[k], argv=("bash", "-c", f'source "{ROOT}/scripts/lib.sh" && '
+                                                     '"$PY" "$@"', "job", *jobs[k].argv[1:]),
+                                      env={"PY": sys.executable})
     opts = sweep.options_from_env({"LAUNCHER": "parallel", "GPUS": "0 1"})
     assert opts.parallelism() == 2
     assert all(r.state == "done" for r in run_stage("s", jobs, opts))
     _, snapshots = replay(tmp_path)
     for running in snapshots:                       # jobs running together never share a GPU
         assert len(set(running.values())) == len(running) and set(running.values()) <= {"0", "1"}
-    cuda = {json.loads((tmp_path / "out" / f"j{k}.json").read_text())["cuda"] for k in range(4)}
-    assert cuda == {"0", "1"}
+    records = [json.loads((tmp_path / "out" / f"j{k}.json").read_text()) for k in range(4)]
+    assert {r["cuda"] for r in records} == {"0", "1"} and all(r["gpus"] == r["cuda"] for r in records)
 
 
 def test_a_failed_job_is_reported_and_the_others_finish(tmp_path):
