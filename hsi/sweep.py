@@ -465,8 +465,8 @@ class ShellJob(_Checkpointable):
         code = None
         try:
             with open(log, "ab") as f:
-                # the GPUs SLURM gave this job (not the driver's GPUS)
-                env = job_env(self.job, os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+                # the GPUs SLURM gave this job (not the driver's GPUS), where SLURM says which
+                env = job_env(self.job, os.environ.get("CUDA_VISIBLE_DEVICES"))
                 self._proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                               env=env, cwd=self.job.cwd)
                 # poll, not wait(): submitit's signal handler (checkpoint) must be able to wait for the
