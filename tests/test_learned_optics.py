@@ -70,7 +70,7 @@ def test_torch_matches_numpy_for_the_rotation_pupils():
     assert _rel(e64, en).max() < 1e-6
     np.testing.assert_allclose(t64, tn, rtol=1e-12)
     e32, _ = _torch_stack(pupils, na, BANDS3, shape, pitch, s, torch.float32)
-    assert _rel(e32, en).max() < 2e-5                      # float32: about 1e-6 of the peak (docs)
+    assert _rel(e32, en).max() < 5e-6                      # float32: about 5e-7 of the peak (docs)
 
 
 def test_torch_matches_numpy_for_the_grating_pupils_and_the_shipped_grating():
@@ -86,6 +86,16 @@ def test_torch_matches_numpy_for_the_grating_pupils_and_the_shipped_grating():
     # the sampled pupil reproduces the design's closed form (pupil-edge sampling error only)
     k = e64 / e64.sum(axis=(1, 2), keepdims=True)
     assert _rel(k, shipped_kernel).max() < 2e-2
+
+
+def test_torch_path_reproduces_the_shipped_rotation_file():
+    na = na_from_f_number(ROTATION["focal_length_mm"] / ROTATION["aperture_mm"])
+    shipped = load_psf("diffraction_rotation", PSF_DIR)
+    wl = shipped.wavelengths_nm
+    e, t = _torch_stack(_rotation_pupils(wl), na, wl, shipped.shape, 2.74, shipped.meta["parameters"]["oversample"],
+                        torch.float32)
+    assert _rel(e / e.sum(axis=(1, 2), keepdims=True), shipped.kernel).max() < 5e-6
+    np.testing.assert_allclose(e.sum(axis=(1, 2)) / t, shipped.meta["energy_fraction_in_kernel"], atol=2e-6)
 
 
 def test_batched_bands_equal_band_by_band():
@@ -284,3 +294,12 @@ def test_cuda_forward_matches_cpu():
     out = gpu()
     assert out.device.type == "cuda"
     np.testing.assert_allclose(out.detach().cpu().numpy(), cpu().detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_timing_entry_point(capsys):
+    from hsi.optics.learned.timing import main
+
+    assert main(["--grid", "64", "--psf_shape", "15", "15", "--oversample", "3", "--repeats", "1"]) == 0
+    assert "forward+backward median" in capsys.readouterr().out
+    assert main(["--grid", "64"]) == 2                       # 81 x 89 px window aliases on a 64 grid
+    assert "error: kernel window" in capsys.readouterr().err

@@ -53,7 +53,8 @@ class DOEOptions:
     Attributes:
         focal_length_mm, f_number: the lens (aperture diameter ``f / F#``); NA ``1 / (2 F#)``.
         pitch_um: sensor pixel pitch.
-        grid: pupil samples per axis ``n`` (the height map is ``n x n``; RadialDOE: the 2-D grid).
+        grid: pupil samples per axis ``n`` (the height map is ``n x n``; RadialDOE: the 2-D grid); 352 is the
+            smallest multiple of 32 whose DFT period exceeds the default 89 px window at 400 nm, F/1.8.
         psf_shape: kernel ``(h, w)`` in pixels (default: the shipped double Gauss kernel's size).
         wavelengths_nm: band centres (31 bands, 400-700 nm).
         material: a key of ``hsi.optics.materials.SELLMEIER``.
@@ -71,7 +72,7 @@ class DOEOptions:
     focal_length_mm: float = 50.0
     f_number: float = 1.8
     pitch_um: float = SENSOR_PITCH_UM
-    grid: int = 384
+    grid: int = 352
     psf_shape: tuple[int, int] = DOUBLE_GAUSS_KERNEL_PX
     wavelengths_nm: tuple[float, ...] = field(default_factory=lambda: tuple(float(v) for v in WAVELENGTHS_NM))
     material: str = "fused_silica"
