@@ -15,8 +15,10 @@ from __future__ import annotations
 from .elements import (INITS, DOEOptions, HeightMapDOE, PhaseSamplingError, RadialDOE, quantise_ste,
                        rotation_height_map_um, two_pi_height_um)
 from .export import export_psf, load_element, load_element_state, plot_element
-from .fraunhofer import DFTMatrices, dft_matrices, normalise_bands_torch, psf_from_pupil_torch
+from .fraunhofer import (DFTMatrices, OTFMatrices, dft_matrices, normalise_bands_torch, otf_matrices,
+                         psf_from_pupil_otf, psf_from_pupil_torch)
 
 __all__ = ["DOEOptions", "HeightMapDOE", "RadialDOE", "PhaseSamplingError", "INITS", "quantise_ste",
            "rotation_height_map_um", "two_pi_height_um", "export_psf", "load_element", "load_element_state",
-           "plot_element", "DFTMatrices", "dft_matrices", "psf_from_pupil_torch", "normalise_bands_torch"]
+           "plot_element", "DFTMatrices", "dft_matrices", "psf_from_pupil_torch", "OTFMatrices", "otf_matrices",
+           "psf_from_pupil_otf", "normalise_bands_torch"]
