@@ -197,7 +197,7 @@ def test_flat_init_is_the_ideal_lens_airy_psf(method):
     for b, lam in enumerate(BANDS3):
         airy = psf_from_fields(lambda y, x, lam=lam: airy_field(np.hypot(y, x), o.na, lam), o.psf_shape, o.pitch_um,
                                o.subsamples)
-        assert _rel(psf[b], airy / airy.sum()) < 5e-3
+        assert _rel(psf[b], airy / airy.sum()) < 2e-4        # 4e-5 measured at grid 352
 
 
 def test_radial_doe_is_rotationally_symmetric():
@@ -230,7 +230,7 @@ def test_random_init_is_seeded():
     b = HeightMapDOE(DOEOptions(**SMALL), init="random", seed=7).height_um()
     c = HeightMapDOE(DOEOptions(**SMALL), init="random", seed=8).height_um()
     torch.testing.assert_close(a, b)
-    assert float((a - c).abs().max()) > 1e-3
+    assert float((a - c).detach().abs().max()) > 1e-3
 
 
 def test_unresolved_phase_and_aliasing_window_are_reported():

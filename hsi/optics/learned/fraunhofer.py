@@ -101,16 +101,14 @@ def psf_from_pupil_torch(pupil: torch.Tensor, dft: DFTMatrices) -> tuple[torch.T
 
 @dataclass(frozen=True)
 class OTFMatrices:
-    """Operators of the autocorrelation (OTF) evaluation of the same pixel-integrated PSF.
+    """Operators of the spectral evaluation of the same pixel-integrated PSF (``psf_from_pupil_otf``).
 
     Attributes:
-        by: ``(B, h, N)`` complex, ``exp(-2 pi i y_i m dnu) D(m)`` over pixel-centre rows ``y_i`` and pupil
-            lags ``m`` (FFT order); ``D(m) = (p/s) sum_a cos(2 pi delta_a m dnu)`` is the sub-sample sum of a pixel.
-        bx: ``(B, N, w)`` complex, the same for the columns.
-        dnu2: ``(B,)`` real ``dnu^2``; fft_size: ``N >= 2 n - 1``.
+        gy: ``(B, h, N)`` real, maps the pupil's power spectrum rows (FFT of size ``N``) to pixel rows;
+        gx: ``(B, N, w)`` real, the same for the columns; dnu2: ``(B,)`` ``dnu^2``; fft_size: ``N >= 2n - 1``.
     """
-    by: torch.Tensor
-    bx: torch.Tensor
+    gy: torch.Tensor
+    gx: torch.Tensor
     dnu2: torch.Tensor
     fft_size: int
 
@@ -127,6 +125,18 @@ def _fast_fft_size(m: int) -> int:
         m += 1
 
 
+def _pixel_operator(n: int, size: int, dnu: np.ndarray, centres_um: np.ndarray, pitch_um: float,
+                    oversample: int) -> np.ndarray:
+    """``(B, len(centres), size)`` real: ``(1/N) sum_|m|<n D(m) exp(2 pi i m (k/N - y dnu))`` (see psf_from_pupil_otf)."""
+    lags = np.fft.fftfreq(size, 1.0 / size)                                    # FFT order
+    used = np.abs(lags) < n                                                    # C_m = 0 beyond the pupil's extent
+    f = dnu[:, None] * lags[None, :]                                           # (B, N) cycles/um
+    offsets = (np.arange(oversample) - (oversample - 1) / 2.0) * pitch_um / oversample
+    d = (pitch_um / oversample) * np.cos(2.0 * np.pi * f[..., None] * offsets).sum(axis=-1) * used
+    lag_to_pixel = np.exp(-2j * np.pi * centres_um[None, :, None] * f[:, None, :]) * d[:, None, :]
+    return np.fft.ifft(lag_to_pixel, axis=-1).real                            # even in m: the imaginary part is 0
+
+
 def otf_matrices(n: int, na: float, wavelengths_nm, shape_px: tuple[int, int], pitch_um: float,
                  oversample: int = 1, dtype: torch.dtype = torch.float32,
                  device: torch.device | str | None = None) -> OTFMatrices:
@@ -134,40 +144,36 @@ def otf_matrices(n: int, na: float, wavelengths_nm, shape_px: tuple[int, int], p
     lam_um = np.asarray(wavelengths_nm, dtype=np.float64).reshape(-1) * 1e-3
     dnu = na * (2.0 / n) / lam_um                                              # (B,) cycles/um
     size = _fast_fft_size(2 * n - 1)
-    lags = np.fft.fftfreq(size, 1.0 / size)                                    # 0, 1, ..., -1 (FFT order)
-    f = dnu[:, None] * lags[None, :]                                           # (B, N) cycles/um
-    offsets = (np.arange(oversample) - (oversample - 1) / 2.0) * pitch_um / oversample
-    d = (pitch_um / oversample) * np.cos(2.0 * np.pi * f[..., None] * offsets).sum(axis=-1)   # (B, N)
     ys = (np.arange(shape_px[0]) - shape_px[0] // 2) * pitch_um
     xs = (np.arange(shape_px[1]) - shape_px[1] // 2) * pitch_um
-    by = np.exp(-2j * np.pi * ys[None, :, None] * f[:, None, :]) * d[:, None, :]
-    bx = np.exp(-2j * np.pi * f[:, :, None] * xs[None, None, :]) * d[:, :, None]
-    cdt = complex_dtype_for(dtype)
-    return OTFMatrices(by=torch.from_numpy(by).to(device=device, dtype=cdt),
-                       bx=torch.from_numpy(bx).to(device=device, dtype=cdt),
-                       dnu2=torch.from_numpy(dnu ** 2).to(device=device, dtype=dtype), fft_size=size)
+    gy = _pixel_operator(n, size, dnu, ys, pitch_um, oversample)
+    gx = np.swapaxes(_pixel_operator(n, size, dnu, xs, pitch_um, oversample), 1, 2)
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)  # noqa: E731
+    return OTFMatrices(gy=as_t(gy), gx=as_t(gx), dnu2=as_t(dnu ** 2), fft_size=size)
 
 
 def psf_from_pupil_otf(pupil: torch.Tensor, mats: OTFMatrices) -> tuple[torch.Tensor, torch.Tensor]:
-    """The PSFs of ``psf_from_pupil_torch`` (same sub-sample midpoint rule), by way of the pupil's
-    autocorrelation: ``|E(x)|^2 = dnu^4 sum_m C_m exp(-2 pi i x m dnu)``, ``C_m = sum_j P_(j+m) P_j^*``
-    (an FFT of size ``N >= 2n - 1``, exact), so the sub-samples of a pixel sum in closed form
-    (``D(m)``) and the cost no longer grows with ``oversample``: ``h N^2 + h N w`` per band instead of
-    ``s h n^2 + s^2 h w n``. Returns ``(energy (B, h, w), total (B,))``.
+    """The PSFs of ``psf_from_pupil_torch`` (same sub-sample midpoint rule), evaluated in the spectral domain.
+
+    ``|E(x)|^2 = dnu^4 sum_m C_m exp(-2 pi i x m dnu)`` with the pupil's autocorrelation
+    ``C_m = sum_j P_(j+m) P_j^*`` (``|m| < n``), and ``C = IFFT_N(|FFT_N(P)|^2)`` exactly for ``N >= 2n - 1``.
+    The pixel's sub-sample sum ``D(m)``, the lag-to-pixel phases and the inverse FFT are folded into two
+    real matrices, so one padded FFT and two real matmuls give the pixel energies:
+    ``energy = dnu^4 G_y |FFT_N(P)|^2 G_x``. Cost per band: an ``N x N`` FFT and ``h N^2 + h N w`` real
+    multiply-adds, independent of ``oversample``. Returns ``(energy (B, h, w), total (B,))``.
     """
     size = mats.fft_size
     if pupil.ndim != 3 or pupil.shape[-1] != pupil.shape[-2] or 2 * pupil.shape[-1] - 1 > size:
         raise ValueError(f"pupil must be (B, n, n) with 2n - 1 <= {size}, got {tuple(pupil.shape)}")
-    spectrum = torch.fft.fft2(pupil, s=(size, size))
-    power = torch.view_as_real(spectrum).square().sum(dim=-1)
-    autocorr = torch.fft.ifft2(power.to(spectrum.dtype))                     # C_m, lags in FFT order
-    h, w = mats.by.shape[1], mats.bx.shape[2]
+    spectrum = torch.fft.fft(torch.fft.fft(pupil, n=size, dim=-1), n=size, dim=-2)   # rows of zeros skipped
+    power = torch.view_as_real(spectrum).square().sum(dim=-1)                          # (B, N, N) real
+    h, w = mats.gy.shape[1], mats.gx.shape[2]
     if h <= w:
-        irr = torch.matmul(torch.matmul(mats.by, autocorr), mats.bx)
+        energy = torch.matmul(torch.matmul(mats.gy, power), mats.gx)
     else:
-        irr = torch.matmul(mats.by, torch.matmul(autocorr, mats.bx))
-    energy = irr.real * (mats.dnu2 ** 2)[:, None, None]
-    total = autocorr[:, 0, 0].real * mats.dnu2
+        energy = torch.matmul(mats.gy, torch.matmul(power, mats.gx))
+    energy = energy * (mats.dnu2 ** 2)[:, None, None]
+    total = power.sum(dim=(-2, -1)) * (mats.dnu2 / size ** 2)                         # Parseval
     return energy, total
 
 
