@@ -225,6 +225,11 @@ def test_smoothness_penalty():
     assert float(rough.raw.grad.abs().max()) > 0
 
 
+def test_unknown_init_names_the_choices():
+    with pytest.raises(ValueError, match="flat, rotation, random"):
+        HeightMapDOE(DOEOptions(**SMALL), init="flatt")
+
+
 def test_random_init_is_seeded():
     a = HeightMapDOE(DOEOptions(**SMALL), init="random", seed=7).height_um()
     b = HeightMapDOE(DOEOptions(**SMALL), init="random", seed=7).height_um()
@@ -309,3 +314,16 @@ def test_timing_entry_point(capsys):
     assert "forward+backward median" in capsys.readouterr().out
     assert main(["--grid", "64"]) == 2                       # 81 x 89 px window aliases on a 64 grid
     assert "error: kernel window" in capsys.readouterr().err
+
+
+def test_state_dict_holds_only_the_parameter_and_round_trips():
+    a = HeightMapDOE(DOEOptions(**SMALL, levels=8), init="random", seed=9)
+    state = a.state_dict()
+    assert list(state) == ["raw"]                          # geometry buffers follow from the options
+    b = HeightMapDOE(DOEOptions(**SMALL, levels=8), init="flat")
+    b.load_state_dict(state)
+    torch.testing.assert_close(b(), a(), rtol=0, atol=0)
+    c = b.double()                                         # operators are rebuilt for the new dtype
+    out = c()
+    assert out.dtype == torch.float64
+    np.testing.assert_allclose(out.detach().numpy(), a().detach().double().numpy(), rtol=0, atol=1e-5)

@@ -357,8 +357,14 @@ def _saved_height(init, kind: str) -> np.ndarray:
     """Heights from an array, or from an exported JSON/.npz path (``export.load_element_state``)."""
     if isinstance(init, (np.ndarray, torch.Tensor)):
         return np.asarray(init.detach().cpu() if isinstance(init, torch.Tensor) else init, dtype=np.float64)
+    from pathlib import Path
+
     from .export import load_element_state
 
+    p = Path(init)
+    if not (p.is_file() or p.with_suffix(".json").is_file()):
+        raise ValueError(f"init {str(init)!r} is neither one of {', '.join(INITS)} nor an exported DOE (.json/.npz); "
+                         "or pass an array of heights in um")
     state = load_element_state(init)
     if state["kind"] != kind:
         raise ValueError(f"{init}: holds a {state['kind']}, not a {kind}")
