@@ -327,3 +327,25 @@ def test_state_dict_holds_only_the_parameter_and_round_trips():
     out = c()
     assert out.dtype == torch.float64
     np.testing.assert_allclose(out.detach().numpy(), a().detach().double().numpy(), rtol=0, atol=1e-5)
+
+
+def test_generate_metamers_renders_with_an_exported_learned_psf(tmp_path):
+    import importlib.util
+
+    from hsi.synthetic import SynthConfig, build_synth_dataset
+
+    build_synth_dataset(tmp_path / "SYNTH", SynthConfig(num_scenes=2, size=(32, 40), seed=1, valid_fraction=0.5),
+                        progress=False)
+    doe = HeightMapDOE(DOEOptions(**{**SMALL, "wavelengths_nm": tuple(np.arange(400.0, 701.0, 10.0))}),
+                       init="random", seed=2)
+    export_psf(doe, tmp_path / "psfs" / "learned_doe", provenance={"run": "test"})
+    path = Path(__file__).resolve().parents[1] / "metamer" / "generate_metamers.py"
+    spec = importlib.util.spec_from_file_location("generate_metamers", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rc = mod.main(["--psf_name", "learned_doe", "--psf_path", str(tmp_path / "psfs"), "--dataset_path", str(tmp_path),
+                   "--dataset_name", "SYNTH", "--npe", "0", "--alpha", "0.0", "--rgb_format", "png", "--device", "cpu",
+                   "--no_progress", "--limit", "1"])
+    assert rc == 0
+    out = tmp_path / "SYNTH" / "poisson0_learned_doe" / "Train_Metamer_RGB"
+    assert len(list(out.glob("*.png"))) >= 1
