@@ -200,6 +200,22 @@ def test_flat_init_is_the_ideal_lens_airy_psf(method):
         assert _rel(psf[b], airy / airy.sum()) < 2e-4        # 4e-5 measured at grid 352
 
 
+@pytest.mark.parametrize("method", ["direct", "otf"])
+def test_per_band_oversample_matches_numpy_band_by_band(method):
+    o = DOEOptions(psf_shape=(21, 23), wavelengths_nm=(700.0, 400.0, 550.0), per_band_oversample=True,
+                   psf_method=method)
+    assert o.band_subsamples == (5, 9, 7)
+    doe = HeightMapDOE(o, init="random", seed=6, dtype=torch.float64)
+    energy, total = doe.energy()
+    pupil = doe.pupil().detach().numpy()
+    for b, lam in enumerate(o.wavelengths_nm):
+        en, tn = psf_from_pupil(pupil[b], o.na, lam, o.psf_shape, o.pitch_um, o.band_subsamples[b])
+        assert _rel(energy[b].detach().numpy(), en) < 1e-6
+        assert abs(float(total[b].detach()) / tn - 1) < 1e-12
+    with pytest.raises(ValueError, match="per_band_oversample"):
+        DOEOptions(per_band_oversample=True, oversample=3)
+
+
 def test_radial_doe_is_rotationally_symmetric():
     doe = RadialDOE(DOEOptions(**SMALL, radial_samples=32), init="random", seed=2, dtype=torch.float64)
     psf = doe().detach().numpy()

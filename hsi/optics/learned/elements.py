@@ -73,6 +73,9 @@ class DOEOptions:
             autocorrelation by FFT, then the pixel sums in closed form: cost independent of ``oversample``,
             FFT-bound; on this CPU slower than direct with 3 sub-samples, faster than direct with 9); both
             give the numpy path's PSFs (to 1e-15 in float64).
+        per_band_oversample: with ``oversample=None``, each band at its own Nyquist (9 / 7 / 5 sub-samples at
+            F/1.8 for 400-430 / 440-600 / 610-700 nm: 0.56x the sub-sample work of 9 everywhere), computed in
+            one batched call per group of equal ``s``.
     """
     focal_length_mm: float = 50.0
     f_number: float = 1.8
@@ -88,6 +91,7 @@ class DOEOptions:
     ideal_lens: bool = True
     radial_samples: int = 256
     psf_method: str = "direct"
+    per_band_oversample: bool = False
 
     def __post_init__(self):
         if self.parametrisation not in ("sigmoid", "clamp"):
@@ -98,6 +102,8 @@ class DOEOptions:
             raise ValueError(f"levels must be >= 2 or None, got {self.levels}")
         if self.oversample is not None and (self.oversample < 1 or self.oversample % 2 == 0):
             raise ValueError(f"oversample must be a positive odd integer or None, got {self.oversample}")
+        if self.per_band_oversample and self.oversample is not None:
+            raise ValueError("per_band_oversample needs oversample=None (each band's Nyquist)")
         refractive_index(self.material, 550.0)                         # unknown material -> KeyError
 
     @property
@@ -116,9 +122,17 @@ class DOEOptions:
 
     @property
     def subsamples(self) -> int:
+        """Sub-samples per pixel and axis (the largest band's with ``per_band_oversample``)."""
+        return max(self.band_subsamples)
+
+    @property
+    def band_subsamples(self) -> tuple[int, ...]:
+        """Sub-samples per pixel and axis of each band."""
         if self.oversample is not None:
-            return int(self.oversample)
-        return oversampling(self.pitch_um, self.f_number, min(self.wavelengths_nm))
+            return (int(self.oversample),) * len(self.wavelengths_nm)
+        if self.per_band_oversample:
+            return tuple(oversampling(self.pitch_um, self.f_number, lam) for lam in self.wavelengths_nm)
+        return (oversampling(self.pitch_um, self.f_number, min(self.wavelengths_nm)),) * len(self.wavelengths_nm)
 
     def to_json(self) -> dict:
         """Plain JSON-serialisable dict (``from_json`` inverts it)."""
@@ -299,16 +313,22 @@ class _DOEBase(nn.Module):
         u = np.clip(h / h_max, _LOGIT_EPS, 1.0 - _LOGIT_EPS)
         return np.log(u) - np.log1p(-u)
 
-    def operators(self):
-        """The ``psf_method``'s matrices (``OTFMatrices`` / ``DFTMatrices``) for the current device and dtype,
-        built once per device/dtype (not in the state dict: they follow from the options)."""
+    def operators(self) -> list:
+        """``[(band indices, OTFMatrices / DFTMatrices), ...]``, one group per sub-sampling, for the current
+        device and dtype; built once per device/dtype (not in the state dict: they follow from the options)."""
         ref = self.phase_per_um
         key = (ref.device, ref.dtype)
         if key not in self._dft_cache:
             o = self.options
             build = otf_matrices if o.psf_method == "otf" else dft_matrices
-            self._dft_cache = {key: build(o.grid, o.na, o.wavelengths_nm, o.psf_shape, o.pitch_um, o.subsamples,
-                                          dtype=ref.dtype, device=ref.device)}
+            per_band = np.asarray(o.band_subsamples)
+            groups = []
+            for s in sorted(set(per_band.tolist()), reverse=True):
+                idx = np.nonzero(per_band == s)[0]
+                ops = build(o.grid, o.na, np.asarray(o.wavelengths_nm)[idx], o.psf_shape, o.pitch_um, int(s),
+                            dtype=ref.dtype, device=ref.device)
+                groups.append((torch.as_tensor(idx, device=ref.device), ops))
+            self._dft_cache = {key: groups}
         return self._dft_cache[key]
 
     def pupil(self) -> torch.Tensor:
@@ -321,7 +341,13 @@ class _DOEBase(nn.Module):
     def energy(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(energy (B, h, w), total (B,))`` before normalisation; ``energy.sum / total`` = fraction in the kernel."""
         evaluate = psf_from_pupil_otf if self.options.psf_method == "otf" else psf_from_pupil_torch
-        return evaluate(self.pupil(), self.operators())
+        pupil = self.pupil()
+        groups = self.operators()
+        if len(groups) == 1:
+            return evaluate(pupil, groups[0][1])
+        parts = [evaluate(pupil[idx], ops) for idx, ops in groups]
+        order = torch.argsort(torch.cat([idx for idx, _ in groups]))
+        return torch.cat([e for e, _ in parts])[order], torch.cat([t for _, t in parts])[order]
 
     def forward(self) -> torch.Tensor:
         """The PSF ``(B, h, w)`` (B = 31 bands), each band summing to 1, dtype/device of the parameters."""

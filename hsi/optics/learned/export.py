@@ -74,7 +74,7 @@ def element_metadata(module, name: str, energy: np.ndarray, total: np.ndarray) -
             "kind": kind,
             "options": o.to_json(),
             "h_max_um": o.h_max_um,
-            "oversample": o.subsamples,
+            "oversample": list(o.band_subsamples),
             "init": getattr(module, "init_name", None),
             "heights_are": ("continuous heights in um before quantisation to options.levels"
                             + (" (radial profile at rho_k = k / (n_r - 1))" if kind == "RadialDOE" else
