@@ -29,4 +29,15 @@ __all__ = [
     "PSF", "PSFError", "PSFNotFoundError", "load_psf", "list_psfs", "save_psf", "psf_center_px",
     "pad_or_crop_centered", "validate_kernel", "PSF_KEY", "NO_PSF_NAMES",
     "SENSOR_PITCH_UM", "WAVELENGTHS_NM", "ENERGY_FRACTION",
+    "DOEOptions", "HeightMapDOE", "RadialDOE", "export_psf", "load_element",
 ]
+
+#: Learnable DOEs (``hsi.optics.learned``, torch), imported on first use so hsi.optics stays numpy-only.
+_LEARNED = ("DOEOptions", "HeightMapDOE", "RadialDOE", "export_psf", "load_element")
+
+
+def __getattr__(name):
+    if name in _LEARNED:
+        from . import learned
+        return getattr(learned, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
