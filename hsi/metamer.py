@@ -94,18 +94,30 @@ def _camera(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nbhw,bk->nkhw", x, c)
 
 
-def _finish(cube, srf, out64, a, clipped, iterations) -> MetamerResult:
-    c = torch.as_tensor(srf, dtype=torch.float64, device=cube.device)
-    out = out64.to(cube.dtype)
+def camera_deviation(cube: torch.Tensor, metamer: torch.Tensor, srf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How metameric ``metamer`` is to ``cube`` (both ``(N, bands, H, W)``) for the camera ``srf (bands, 3)``.
+
+    Returns:
+        ``(max_abs, rel)``, each ``(N,)`` float64: the largest ``|C^T x - C^T s|`` over pixels and
+        channels, and the same divided by the largest original camera value of the image.
+    """
+    c = srf.to(dtype=torch.float64, device=cube.device)
     rgb0 = _camera(cube.to(torch.float64), c)
-    dev = (_camera(out.to(torch.float64), c) - rgb0).abs().amax(dim=(1, 2, 3))
+    dev = (_camera(metamer.to(torch.float64), c) - rgb0).abs().amax(dim=(1, 2, 3))
     peak = rgb0.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
-    return MetamerResult(cube=out, rgb_max_abs_dev=dev, rgb_rel_dev=dev / peak, clipped_fraction=clipped,
+    return dev, dev / peak
+
+
+def _finish(cube, srf, out64, a, clipped, iterations) -> MetamerResult:
+    out = out64.to(cube.dtype)
+    dev, rel = camera_deviation(cube, out, srf)
+    return MetamerResult(cube=out, rgb_max_abs_dev=dev, rgb_rel_dev=rel, clipped_fraction=clipped,
                          alpha=a, iterations=iterations)
 
 
 def metamer_clip(cube: torch.Tensor, srf: torch.Tensor, alpha) -> MetamerResult:
     """The paper's metamer: ``max(R s + alpha (I - R) s, 0)`` (see module docstring)."""
+    srf = torch.as_tensor(srf)
     m = alpha_metamer(cube, srf, alpha)
     clipped = (m < 0).to(torch.float64).mean(dim=(1, 2, 3))
     a = _alpha_tensor(alpha, cube.shape[0], cube.device)
@@ -147,7 +159,8 @@ def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Ten
         tol: stop when ``max |C^T x - C^T s|`` is below ``tol`` times the image's largest camera value.
     """
     n, b, h, w = cube.shape
-    c = torch.as_tensor(srf, dtype=torch.float64, device=cube.device)
+    srf = torch.as_tensor(srf)
+    c = srf.to(dtype=torch.float64, device=cube.device)
     s = cube.to(torch.float64)
     m = alpha_metamer(cube, srf, alpha)
     if upper is None:

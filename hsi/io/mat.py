@@ -23,8 +23,11 @@ import scipy.io
 
 from .atomic import atomic_path
 
-DEFAULT_WAVELENGTHS_NM = np.arange(400.0, 701.0, 10.0)
-"""The 31 band centres of ARAD_1K and of the toolkit's format: 400-700 nm at 10 nm."""
+WAVELENGTHS_NM = np.arange(400.0, 701.0, 10.0)
+"""The 31 band centres (nm) of ARAD_1K and of the toolkit's format: 400-700 nm at 10 nm (the one home of
+this grid; ``hsi.optics.WAVELENGTHS_NM`` and ``hsi.camera`` import it)."""
+DEFAULT_WAVELENGTHS_NM = WAVELENGTHS_NM
+"""The same array under its older name (the default of the readers and writers)."""
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MATLAB_USERBLOCK = 512
