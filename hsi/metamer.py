@@ -138,6 +138,56 @@ def _solve_small(a: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.cat([x0, x1, x2], dim=-1) / det
 
 
+def _newton_dual(m_r: torch.Tensor, lo_r: torch.Tensor, hi_r: torch.Tensor, target_r: torch.Tensor,
+                 thresh_r: torch.Tensor, c: torch.Tensor, max_iter: int) -> tuple[torch.Tensor, int]:
+    """The per-pixel solve of ``metamer_exact`` on pixel rows ``(P, bands)``: semi-smooth Newton on the
+    3-variable dual with a backtracking line search; only unconverged pixels are iterated.
+    Returns ``(x (P, bands), iterations)``."""
+    x = torch.minimum(torch.maximum(m_r, lo_r), hi_r)                    # lam = 0
+    cc = torch.einsum("bi,bj->bij", c, c)                                # (bands, 3, 3)
+    eye = torch.eye(c.shape[1], dtype=torch.float64, device=c.device)
+    reg = 1e-12 * torch.trace(c.T @ c)
+
+    def evaluate(lmb, m_a, lo_a, hi_a, t_a):
+        z = m_a + lmb @ c.T
+        xa = torch.minimum(torch.maximum(z, lo_a), hi_a)
+        val = 0.5 * ((xa - m_a) ** 2).sum(1) - (lmb * (xa @ c - t_a)).sum(1)
+        return z, xa, val
+
+    idx = torch.nonzero((target_r - x @ c).abs().amax(1) > thresh_r).squeeze(1)
+    lam = torch.zeros(idx.numel(), c.shape[1], dtype=torch.float64, device=c.device)
+    m_a, lo_a, hi_a, t_a, th_a = m_r[idx], lo_r[idx], hi_r[idx], target_r[idx], thresh_r[idx]
+    z, xa, val = evaluate(lam, m_a, lo_a, hi_a, t_a)
+    it = 0
+    while idx.numel() and it < max_iter:
+        it += 1
+        grad = t_a - xa @ c                                # ascent direction of the concave dual
+        free = ((z > lo_a) & (z < hi_a)).to(torch.float64)
+        hess = torch.einsum("pb,bij->pij", free, cc) + reg * eye
+        step = _solve_small(hess, grad)
+        slope = (grad * step).sum(1)
+        t = torch.ones_like(slope)
+        cand = lam + step
+        zc, xc, vc = evaluate(cand, m_a, lo_a, hi_a, t_a)
+        for _ in range(40):  # backtracking (Armijo) only on the pixels whose full step fails
+            bad = torch.nonzero(vc < val + 1e-4 * t * slope - 1e-15 * val.abs()).squeeze(1)
+            if not bad.numel():
+                break
+            t[bad] *= 0.5
+            cand[bad] = lam[bad] + t[bad, None] * step[bad]
+            zc[bad], xc[bad], vc[bad] = evaluate(cand[bad], m_a[bad], lo_a[bad], hi_a[bad], t_a[bad])
+        lam, z, xa, val = cand, zc, xc, vc
+        done = (t_a - xa @ c).abs().amax(1) <= th_a
+        if bool(done.any()):
+            x[idx[done]] = xa[done]
+            keep = ~done
+            idx, lam, z, xa, val = idx[keep], lam[keep], z[keep], xa[keep], val[keep]
+            m_a, lo_a, hi_a, t_a, th_a = m_a[keep], lo_a[keep], hi_a[keep], t_a[keep], th_a[keep]
+    if idx.numel():
+        x[idx] = xa
+    return x, it
+
+
 def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Tensor | float | None = None,
                   max_iter: int = 100, tol: float = 1e-8) -> MetamerResult:
     """Nearest valid exact metamer: ``argmin ||x - m||`` s.t. ``C^T x = C^T s`` and ``lo <= x <= hi``.
@@ -178,48 +228,7 @@ def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Ten
     target_r = rows(s) @ c                                               # (P, 3)
     peak = _camera(s, c).abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)     # (N,)
     thresh_r = (tol * peak).repeat_interleave(h * w)                     # (P,)
-    x = torch.minimum(torch.maximum(m_r, lo_r), hi_r)                    # lam = 0
-    cc = torch.einsum("bi,bj->bij", c, c)                                # (bands, 3, 3)
-    eye = torch.eye(c.shape[1], dtype=torch.float64, device=cube.device)
-    reg = 1e-12 * torch.trace(c.T @ c)
-
-    def evaluate(lmb, m_a, lo_a, hi_a, t_a):
-        z = m_a + lmb @ c.T
-        xa = torch.minimum(torch.maximum(z, lo_a), hi_a)
-        val = 0.5 * ((xa - m_a) ** 2).sum(1) - (lmb * (xa @ c - t_a)).sum(1)
-        return z, xa, val
-
-    idx = torch.nonzero((target_r - x @ c).abs().amax(1) > thresh_r).squeeze(1)
-    lam = torch.zeros(idx.numel(), c.shape[1], dtype=torch.float64, device=cube.device)
-    m_a, lo_a, hi_a, t_a, th_a = m_r[idx], lo_r[idx], hi_r[idx], target_r[idx], thresh_r[idx]
-    z, xa, val = evaluate(lam, m_a, lo_a, hi_a, t_a)
-    it = 0
-    while idx.numel() and it < max_iter:
-        it += 1
-        grad = t_a - xa @ c                                # ascent direction of the concave dual
-        free = ((z > lo_a) & (z < hi_a)).to(torch.float64)
-        hess = torch.einsum("pb,bij->pij", free, cc) + reg * eye
-        step = _solve_small(hess, grad)
-        slope = (grad * step).sum(1)
-        t = torch.ones_like(slope)
-        cand = lam + step
-        zc, xc, vc = evaluate(cand, m_a, lo_a, hi_a, t_a)
-        for _ in range(40):  # backtracking (Armijo) only on the pixels whose full step fails
-            bad = torch.nonzero(vc < val + 1e-4 * t * slope - 1e-15 * val.abs()).squeeze(1)
-            if not bad.numel():
-                break
-            t[bad] *= 0.5
-            cand[bad] = lam[bad] + t[bad, None] * step[bad]
-            zc[bad], xc[bad], vc[bad] = evaluate(cand[bad], m_a[bad], lo_a[bad], hi_a[bad], t_a[bad])
-        lam, z, xa, val = cand, zc, xc, vc
-        done = (t_a - xa @ c).abs().amax(1) <= th_a
-        if bool(done.any()):
-            x[idx[done]] = xa[done]
-            keep = ~done
-            idx, lam, z, xa, val = idx[keep], lam[keep], z[keep], xa[keep], val[keep]
-            m_a, lo_a, hi_a, t_a, th_a = m_a[keep], lo_a[keep], hi_a[keep], t_a[keep], th_a[keep]
-    if idx.numel():
-        x[idx] = xa
+    x, it = _newton_dual(m_r, lo_r, hi_r, target_r, thresh_r, c, max_iter)
     out = x.reshape(n, h, w, b).permute(0, 3, 1, 2)
     a = _alpha_tensor(alpha, n, cube.device)
     return _finish(cube, srf, out, a, clipped, it)

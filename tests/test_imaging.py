@@ -159,3 +159,90 @@ def test_minmax_normalise_numpy_and_torch():
     lo, hi = t.amin(dim=(1, 2, 3), keepdim=True), t.amax(dim=(1, 2, 3), keepdim=True)
     assert torch.equal(minmax_normalise(t, lo, hi), torch.tensor([[[[0.0, 1.0]]], [[[0.0, 0.0]]]]))
     assert torch.equal(minmax_normalise(torch.tensor([2.0, 4.0]), 2.0, 2.0), torch.zeros(2))
+
+
+# ------------------------------------------------------------------ callers: generation and on-the-fly
+def test_render_pair_takes_a_system_or_the_loose_arguments(cube, srf):
+    from hsi.metamer_data import render_metamer_pair, render_pair
+    cfg = RenderConfig(npe=300, psf_boundary="linear")
+    system = ImagingSystem.from_arrays(srf, _psf(), cfg)
+    met = system.metamer(cube, 2.0).cube
+    new = render_pair(cube, met, system, noise_seed=5, scenes=["a", "b"])
+    old = render_pair(cube, met, srf, _psf(), cfg, 5, ["a", "b"])
+    assert all(torch.equal(n.dn, o.dn) for n, o in zip(new, old))
+    made = render_metamer_pair(cube, system, alpha=2.0, noise_seed=5, scenes=["a", "b"])
+    assert torch.equal(made.original.dn, new[0].dn) and torch.equal(made.rendered_metamer.dn, new[1].dn)
+    # a metamer given (e.g. read from disk): not recomputed, its deviations measured the same way
+    given = render_metamer_pair(cube, system, alpha=2.0, noise_seed=5, scenes=["a", "b"], metamer_cube=made.metamer_cube)
+    assert given.metamer is None and torch.equal(given.rgb_max_abs_dev, made.rgb_max_abs_dev)
+    s_made, s_given = made.stats(1), given.stats(1)
+    assert s_given.pop("metamer_from_disk") is True
+    assert {k: s_made[k] for k in s_given} == s_given and s_made["rgb_rel_dev"] > 1e-3   # clip: not exact
+    assert s_made["dn_max_abs_diff"] == int(made.dn_max_abs_diff()[1])
+
+
+def test_manifest_store_refuses_other_settings_and_keeps_same(tmp_path):
+    from hsi.metamer_data import ManifestStore, MetamerDataError
+    store = ManifestStore(tmp_path / "v", {"alpha": 0.0})
+    assert store.scenes == {}
+    store.scenes["s1"] = {"x": 1}
+    (tmp_path / "v").mkdir()
+    written = store.write({"settings": {"alpha": 0.0}, "complete": True}, ["s0", "s1"])
+    assert written["scenes"] == {"s1": {"x": 1}} and (tmp_path / "v" / "manifest.json").is_file()
+    assert ManifestStore(tmp_path / "v", {"alpha": 0.0}).scenes == {"s1": {"x": 1}}
+    with pytest.raises(MetamerDataError, match="alpha: 0.0 there, 0.5 now"):
+        ManifestStore(tmp_path / "v", {"alpha": 0.5})
+    assert ManifestStore(tmp_path / "v", {"alpha": 0.5}, overwrite=True).scenes == {}
+
+
+def test_async_writer_bounds_pending_and_reports_failures(tmp_path):
+    import threading
+    from hsi.metamer_data import AsyncWriter
+    gate, done = threading.Event(), []
+    writer = AsyncWriter(workers=1, max_pending=2)
+    for i in range(4):
+        writer.submit(lambda i=i: (gate.wait(5), done.append(i)))
+    gate.set()
+    writer.drain()                                  # at most 2 pending afterwards: the first 2 finished
+    assert done[:2] == [0, 1]
+    writer.drain(0)
+    assert done == [0, 1, 2, 3] and writer.seconds > 0
+
+    def fail():
+        raise OSError("disk full")
+    writer.submit(fail)
+    with pytest.raises(OSError, match="disk full"):
+        writer.drain(0)
+    writer.submit(fail)
+    writer.close()                                  # lets started writes end; a failure does not mask another
+
+
+def test_onthefly_renderer_and_scene_stats_take_a_system(srf):
+    from hsi.train.onthefly import OnTheFlyRenderer, scene_stats
+    cfg = RenderConfig(npe=200, quantize="round")
+    psf = torch.from_numpy(_psf())
+    system = ImagingSystem.from_arrays(srf, psf, cfg)
+    g = torch.Generator().manual_seed(1)
+    batch = {"cube": torch.rand(2, 31, 22, 22, generator=g), "gain": torch.tensor([1.1, 0.9], dtype=torch.float64),
+             "dn_min": torch.tensor([3.0, 0.0]), "dn_max": torch.tensor([200.0, 180.0])}
+    new = OnTheFlyRenderer(system, metamer_mode="clip", alpha_range=(-1.0, 2.0), margin=3, seed=4)
+    old = OnTheFlyRenderer(torch.from_numpy(srf), psf, cfg, "clip", (-1.0, 2.0), 3, 4, "cpu")
+    assert new.config == old.config and new.config.psf_boundary == "periodic" and system.config.psf_boundary == "circular"
+    for a, b in zip(new(batch), old(batch)):
+        assert torch.equal(a, b)
+    assert new.psf is system.psf() and OnTheFlyRenderer(system, margin=2).config.psf_boundary == "linear"
+
+    class _Pair:
+        key, cube_path = "s", "s.mat"
+
+    class _Cache:
+        def cube(self, path):
+            return np.random.default_rng(0).random((31, 30, 28)).astype(np.float32)
+    st_new = scene_stats([_Pair()], _Cache(), system)["s"]
+    st_old = scene_stats([_Pair()], _Cache(), srf, psf, cfg, torch.device("cpu"))["s"]
+    assert st_new == st_old and 0 <= st_new.dn_min < st_new.dn_max <= 255
+    from hsi.train.cli import scene_stats as cli_scene_stats            # the version before the redesign
+    assert cli_scene_stats([_Pair()], _Cache(), srf, psf, cfg, torch.device("cpu"))["s"] == st_new
+    whole = render_rgb(torch.from_numpy(_Cache().cube(None))[None], srf, psf,
+                       RenderConfig(npe=0, quantize="round", psf_boundary="linear"))
+    assert st_new.gain == float(whole.gain[0]) and st_new.dn_max == float(whole.dn.max())
