@@ -169,11 +169,15 @@ class ImagingSystem(nn.Module):
         return f"{name}srf={tuple(self.srf.shape)}, config={self.config}"
 
 
-def as_system(system_or_srf, psf=None, config: RenderConfig | None = None) -> ImagingSystem:
-    """The ``ImagingSystem`` of the older loose arguments ``(srf, psf, config)``, or ``system`` itself
-    (then ``psf`` and ``config`` must not be given)."""
+def as_system(system_or_srf, psf=None, config: RenderConfig | None = None,
+              dtype: torch.dtype | None = None) -> ImagingSystem:
+    """The ``ImagingSystem`` of the older loose arguments ``(srf, psf, config)`` (cast to ``dtype`` when
+    given), or ``system`` itself (then ``psf`` and ``config`` must not be given)."""
     if isinstance(system_or_srf, ImagingSystem):
         if psf is not None or config is not None:
             raise TypeError("give either an ImagingSystem or (srf, psf, config), not both")
         return system_or_srf
-    return ImagingSystem(system_or_srf, psf, RenderConfig() if config is None else config)
+    srf = _tensor(system_or_srf) if dtype is None else _tensor(system_or_srf).to(dtype)
+    if psf is not None and dtype is not None:
+        psf = _tensor(psf).to(dtype)
+    return ImagingSystem(srf, psf, RenderConfig() if config is None else config)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi.io.atomic import atomic_path, atomic_write_json
-from hsi.layout import is_no_psf
+from hsi.layout import NO_PSF, is_no_psf
 
 from .diffraction import WAVELENGTHS_NM
 
@@ -35,7 +35,7 @@ __all__ = ["PSF", "PSFError", "PSFNotFoundError", "load_psf", "list_psfs", "save
 #: Key of the kernel array inside a PSF ``.npz`` (the paper's).
 PSF_KEY = "PSFs"
 #: Names meaning "no PSF" (kept for importers; the test is ``hsi.layout.is_no_psf``).
-NO_PSF_NAMES = (None, "", "None", "none")
+NO_PSF_NAMES = (None, "", NO_PSF, NO_PSF.lower())
 #: Negative values down to ``-NEGATIVE_TOLERANCE * max(band)`` are numerical noise and clipped to 0.
 NEGATIVE_TOLERANCE = 1e-6
 

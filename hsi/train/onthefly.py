@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from hsi.data import SceneStats
-from hsi.imaging import ImagingSystem
+from hsi.imaging import as_system
 from hsi.io.rgb import minmax_normalise
 from hsi.metamer import random_alpha
 from hsi.render import RenderConfig
@@ -33,17 +33,6 @@ from hsi.render import RenderConfig
 def psf_margin(psf: torch.Tensor | None) -> int:
     """Context (pixels per side) a patch needs for the PSF: half its larger extent."""
     return 0 if psf is None else int(max(psf.shape[-2:]) // 2)
-
-
-def _system_of(system, psf, config: RenderConfig | None) -> ImagingSystem:
-    """An ``ImagingSystem``, or one made of the older ``(srf, psf, config)`` (float32, as before)."""
-    if isinstance(system, ImagingSystem):
-        if psf is not None or config is not None:
-            raise TypeError("give either an ImagingSystem or (srf, psf, config), not both")
-        return system
-    return ImagingSystem(torch.as_tensor(system, dtype=torch.float32),
-                         None if psf is None else torch.as_tensor(psf, dtype=torch.float32),
-                         RenderConfig() if config is None else config)
 
 
 def scene_stats(pairs: Sequence, cache, system, psf=None, config: RenderConfig | None = None,
@@ -59,7 +48,7 @@ def scene_stats(pairs: Sequence, cache, system, psf=None, config: RenderConfig |
     Returns:
         ``{pair.key: SceneStats(gain, dn_min, dn_max)}``.
     """
-    noiseless = _system_of(system, psf, config).with_config(npe=0, psf_boundary="linear")
+    noiseless = as_system(system, psf, config, torch.float32).with_config(npe=0, psf_boundary="linear")
     noiseless = noiseless.to(noiseless.device if device is None else device)
     stats = {}
     for pair in pairs:
@@ -90,7 +79,7 @@ class OnTheFlyRenderer:
     def __init__(self, system, psf=None, config: RenderConfig | None = None, metamer_mode: str = "clip",
                  alpha_range: tuple[float, float] = (-1.0, 2.0), margin: int = 0, seed: int = 0,
                  device: str | torch.device | None = None):
-        system = _system_of(system, psf, config)
+        system = as_system(system, psf, config, torch.float32)
         self.device = torch.device(system.device if device is None else device)
         self.metamer_mode, self.alpha_range, self.margin, self.seed = metamer_mode, alpha_range, margin, seed
         # the context margin replaces the paper's wrap-around (see the module docstring)
