@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from hsi.io import read_mat_cube, read_rgb_raw
+from hsi.io import minmax_normalise, read_mat_cube, read_rgb_raw
 from hsi.io.atomic import atomic_path
 
 
@@ -278,7 +278,7 @@ class PatchDataset(Dataset):
         cube = np.asarray(cube_full[:, top:top + c, left:left + c], dtype=np.float32)
         rgb_full = self.cache.rgb(pair.rgb_path)
         lo, hi = self.rgb_range(s)
-        rgb = (np.asarray(rgb_full[:, top:top + c, left:left + c], dtype=np.float32) - lo) / max(hi - lo, 1e-12)
+        rgb = minmax_normalise(np.asarray(rgb_full[:, top:top + c, left:left + c], dtype=np.float32), lo, hi)
         return {"rgb": torch.from_numpy(np.ascontiguousarray(augment(rgb, code))),
                 "cube": torch.from_numpy(np.ascontiguousarray(augment(cube, code)))}
 
@@ -316,7 +316,7 @@ class DevicePatchSource:
                 continue
             lo, hi = dataset.rgb_range(s)
             raw = torch.from_numpy(np.array(dataset.cache.rgb(pair.rgb_path), dtype=np.float32))
-            self.rgbs.append(((raw.to(self.device) - lo) / max(hi - lo, 1e-12)).contiguous())
+            self.rgbs.append(minmax_normalise(raw.to(self.device), lo, hi).contiguous())
 
     @staticmethod
     def bytes_needed(dataset: PatchDataset) -> int:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hsi.camera import load_camera
+from hsi.imaging import ImagingSystem
 from hsi.io.mat import DEFAULT_WAVELENGTHS_NM
-from hsi.metamer import make_metamer
-from hsi.render import RenderConfig, make_generators, render_rgb, scene_seed
+from hsi.render import RenderConfig, make_generators, scene_seed
 
 
 def colorchecker_scene(patch: int = 24, wavelengths_nm: np.ndarray = DEFAULT_WAVELENGTHS_NM) -> torch.Tensor:
@@ -59,23 +58,22 @@ def run_metamer_demo(alphas=(-1.0, 0.0, 0.5, 2.0), modes=("clip", "exact"), npe:
     linear PSF boundary, exposure target 0.18.
     """
     cube = (colorchecker_scene() if cube is None else cube).to(device)
-    cam = load_camera(camera)
-    srf = torch.from_numpy(cam.srf).to(device)
-    settings = [("clean", None, 0.0), ("noise", None, npe)]
-    if psf_name:
-        from hsi.optics import load_psf
-        psf = torch.from_numpy(load_psf(psf_name, psf_dir).kernel).to(device)
-        settings += [("psf", psf, 0.0), ("psf+noise", psf, npe)]
+    config = RenderConfig(psf_boundary="linear", quantize="round")
+    lens = ImagingSystem.from_names(camera, psf_name or None, psf_dir, config, device)
+    sharp = lens.with_optics(None)
+    settings = [("clean", sharp, 0.0), ("noise", sharp, npe)]
+    if lens.optics is not None:
+        settings += [("psf", lens, 0.0), ("psf+noise", lens, npe)]
     rows = []
     for alpha in alphas:
         for mode in modes:
-            res = make_metamer(cube, srf, alpha, mode=mode)
+            res = lens.metamer(cube, alpha, mode=mode)
             rmse = float(((res.cube - cube) ** 2).mean().sqrt())
-            for name, psf_k, n in settings:
-                cfg = RenderConfig(psf_boundary="linear", npe=n, quantize="round")
+            for name, system, n in settings:
+                system = system.with_config(npe=n)
                 seeds = [scene_seed(seed, "demo", name)]
-                a = render_rgb(cube, srf, psf_k, cfg, generator=make_generators(seeds, device)).dn
-                b = render_rgb(res.cube, srf, psf_k, cfg, generator=make_generators(seeds, device)).dn
+                a = system.render(cube, generator=make_generators(seeds, device)).dn
+                b = system.render(res.cube, generator=make_generators(seeds, device)).dn
                 rows.append(DemoRow(alpha, mode, name, float((a - b).abs().max()), rmse,
                                     float(res.clipped_fraction[0])))
     return rows

@@ -94,18 +94,30 @@ def _camera(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nbhw,bk->nkhw", x, c)
 
 
-def _finish(cube, srf, out64, a, clipped, iterations) -> MetamerResult:
-    c = torch.as_tensor(srf, dtype=torch.float64, device=cube.device)
-    out = out64.to(cube.dtype)
+def camera_deviation(cube: torch.Tensor, metamer: torch.Tensor, srf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How metameric ``metamer`` is to ``cube`` (both ``(N, bands, H, W)``) for the camera ``srf (bands, 3)``.
+
+    Returns:
+        ``(max_abs, rel)``, each ``(N,)`` float64: the largest ``|C^T x - C^T s|`` over pixels and
+        channels, and the same divided by the largest original camera value of the image.
+    """
+    c = srf.to(dtype=torch.float64, device=cube.device)
     rgb0 = _camera(cube.to(torch.float64), c)
-    dev = (_camera(out.to(torch.float64), c) - rgb0).abs().amax(dim=(1, 2, 3))
+    dev = (_camera(metamer.to(torch.float64), c) - rgb0).abs().amax(dim=(1, 2, 3))
     peak = rgb0.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
-    return MetamerResult(cube=out, rgb_max_abs_dev=dev, rgb_rel_dev=dev / peak, clipped_fraction=clipped,
+    return dev, dev / peak
+
+
+def _finish(cube, srf, out64, a, clipped, iterations) -> MetamerResult:
+    out = out64.to(cube.dtype)
+    dev, rel = camera_deviation(cube, out, srf)
+    return MetamerResult(cube=out, rgb_max_abs_dev=dev, rgb_rel_dev=rel, clipped_fraction=clipped,
                          alpha=a, iterations=iterations)
 
 
 def metamer_clip(cube: torch.Tensor, srf: torch.Tensor, alpha) -> MetamerResult:
     """The paper's metamer: ``max(R s + alpha (I - R) s, 0)`` (see module docstring)."""
+    srf = torch.as_tensor(srf)
     m = alpha_metamer(cube, srf, alpha)
     clipped = (m < 0).to(torch.float64).mean(dim=(1, 2, 3))
     a = _alpha_tensor(alpha, cube.shape[0], cube.device)
@@ -126,48 +138,14 @@ def _solve_small(a: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.cat([x0, x1, x2], dim=-1) / det
 
 
-def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Tensor | float | None = None,
-                  max_iter: int = 100, tol: float = 1e-8) -> MetamerResult:
-    """Nearest valid exact metamer: ``argmin ||x - m||`` s.t. ``C^T x = C^T s`` and ``lo <= x <= hi``.
-
-    Bounds per value: ``lo = min(s, 0)``, ``hi = max(s, upper)`` with ``upper`` the original image's
-    maximum by default (so the original is always feasible, even if it has small negative values).
-
-    Method: the dual of the per-pixel problem has 3 variables ``lam``; ``x(lam) = clip(m + C lam, lo, hi)``
-    and the dual gradient is ``C^T s - C^T x(lam)``. Newton steps with the generalised Hessian
-    ``C^T D C`` (``D`` = free values), regularised, with a backtracking line search on the concave dual,
-    converge in a few iterations; all pixels are solved at once (float64).
-
-    Args:
-        cube: ``(N, bands, H, W)`` original spectra.
-        srf: ``(bands, 3)`` camera response.
-        alpha: scalar or ``(N,)``.
-        upper: upper bound per image (scalar or ``(N,)``); default the image's maximum.
-        max_iter: Newton iterations at most.
-        tol: stop when ``max |C^T x - C^T s|`` is below ``tol`` times the image's largest camera value.
-    """
-    n, b, h, w = cube.shape
-    c = torch.as_tensor(srf, dtype=torch.float64, device=cube.device)
-    s = cube.to(torch.float64)
-    m = alpha_metamer(cube, srf, alpha)
-    if upper is None:
-        up = s.amax(dim=(1, 2, 3))
-    else:
-        up = torch.as_tensor(upper, dtype=torch.float64, device=cube.device).reshape(-1).expand(n)
-    lo = torch.minimum(s, torch.zeros((), dtype=s.dtype, device=s.device))
-    hi = torch.maximum(s, up.view(-1, 1, 1, 1))
-    clipped = ((m < lo) | (m > hi)).to(torch.float64).mean(dim=(1, 2, 3))
-
-    # pixels as rows: (P, bands); only unconverged pixels are carried through the iterations
-    def rows(t):
-        return t.permute(0, 2, 3, 1).reshape(-1, b)
-    m_r, lo_r, hi_r = rows(m), rows(lo), rows(hi)
-    target_r = rows(s) @ c                                               # (P, 3)
-    peak = _camera(s, c).abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)     # (N,)
-    thresh_r = (tol * peak).repeat_interleave(h * w)                     # (P,)
+def _newton_dual(m_r: torch.Tensor, lo_r: torch.Tensor, hi_r: torch.Tensor, target_r: torch.Tensor,
+                 thresh_r: torch.Tensor, c: torch.Tensor, max_iter: int) -> tuple[torch.Tensor, int]:
+    """The per-pixel solve of ``metamer_exact`` on pixel rows ``(P, bands)``: semi-smooth Newton on the
+    3-variable dual with a backtracking line search; only unconverged pixels are iterated.
+    Returns ``(x (P, bands), iterations)``."""
     x = torch.minimum(torch.maximum(m_r, lo_r), hi_r)                    # lam = 0
     cc = torch.einsum("bi,bj->bij", c, c)                                # (bands, 3, 3)
-    eye = torch.eye(c.shape[1], dtype=torch.float64, device=cube.device)
+    eye = torch.eye(c.shape[1], dtype=torch.float64, device=c.device)
     reg = 1e-12 * torch.trace(c.T @ c)
 
     def evaluate(lmb, m_a, lo_a, hi_a, t_a):
@@ -177,7 +155,7 @@ def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Ten
         return z, xa, val
 
     idx = torch.nonzero((target_r - x @ c).abs().amax(1) > thresh_r).squeeze(1)
-    lam = torch.zeros(idx.numel(), c.shape[1], dtype=torch.float64, device=cube.device)
+    lam = torch.zeros(idx.numel(), c.shape[1], dtype=torch.float64, device=c.device)
     m_a, lo_a, hi_a, t_a, th_a = m_r[idx], lo_r[idx], hi_r[idx], target_r[idx], thresh_r[idx]
     z, xa, val = evaluate(lam, m_a, lo_a, hi_a, t_a)
     it = 0
@@ -207,6 +185,50 @@ def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Ten
             m_a, lo_a, hi_a, t_a, th_a = m_a[keep], lo_a[keep], hi_a[keep], t_a[keep], th_a[keep]
     if idx.numel():
         x[idx] = xa
+    return x, it
+
+
+def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Tensor | float | None = None,
+                  max_iter: int = 100, tol: float = 1e-8) -> MetamerResult:
+    """Nearest valid exact metamer: ``argmin ||x - m||`` s.t. ``C^T x = C^T s`` and ``lo <= x <= hi``.
+
+    Bounds per value: ``lo = min(s, 0)``, ``hi = max(s, upper)`` with ``upper`` the original image's
+    maximum by default (so the original is always feasible, even if it has small negative values).
+
+    Method: the dual of the per-pixel problem has 3 variables ``lam``; ``x(lam) = clip(m + C lam, lo, hi)``
+    and the dual gradient is ``C^T s - C^T x(lam)``. Newton steps with the generalised Hessian
+    ``C^T D C`` (``D`` = free values), regularised, with a backtracking line search on the concave dual,
+    converge in a few iterations; all pixels are solved at once (float64).
+
+    Args:
+        cube: ``(N, bands, H, W)`` original spectra.
+        srf: ``(bands, 3)`` camera response.
+        alpha: scalar or ``(N,)``.
+        upper: upper bound per image (scalar or ``(N,)``); default the image's maximum.
+        max_iter: Newton iterations at most.
+        tol: stop when ``max |C^T x - C^T s|`` is below ``tol`` times the image's largest camera value.
+    """
+    n, b, h, w = cube.shape
+    srf = torch.as_tensor(srf)
+    c = srf.to(dtype=torch.float64, device=cube.device)
+    s = cube.to(torch.float64)
+    m = alpha_metamer(cube, srf, alpha)
+    if upper is None:
+        up = s.amax(dim=(1, 2, 3))
+    else:
+        up = torch.as_tensor(upper, dtype=torch.float64, device=cube.device).reshape(-1).expand(n)
+    lo = torch.minimum(s, torch.zeros((), dtype=s.dtype, device=s.device))
+    hi = torch.maximum(s, up.view(-1, 1, 1, 1))
+    clipped = ((m < lo) | (m > hi)).to(torch.float64).mean(dim=(1, 2, 3))
+
+    # pixels as rows: (P, bands); only unconverged pixels are carried through the iterations
+    def rows(t):
+        return t.permute(0, 2, 3, 1).reshape(-1, b)
+    m_r, lo_r, hi_r = rows(m), rows(lo), rows(hi)
+    target_r = rows(s) @ c                                               # (P, 3)
+    peak = _camera(s, c).abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)     # (N,)
+    thresh_r = (tol * peak).repeat_interleave(h * w)                     # (P,)
+    x, it = _newton_dual(m_r, lo_r, hi_r, target_r, thresh_r, c, max_iter)
     out = x.reshape(n, h, w, b).permute(0, 3, 1, 2)
     a = _alpha_tensor(alpha, n, cube.device)
     return _finish(cube, srf, out, a, clipped, it)

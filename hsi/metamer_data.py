@@ -1,9 +1,9 @@
 """Metamer data: original + metamer spectra rendered to RGB, one scene at a time or as a whole dataset.
 
-``render_metamer_pair`` is the single place where a cube's metamer is made (``hsi.metamer``) and both
-are rendered (``hsi.render``); the on-disk generator below and the training code's on-the-fly path use
-it. ``generate_metamer_dataset`` writes the paper's layout so that the paper's scripts and data
-interoperate::
+``render_metamer_pair`` is the single place where a cube's metamer is made (``ImagingSystem.metamer``)
+and both are rendered (``ImagingSystem.render``, i.e. ``hsi.render.render_rgb``) with their statistics;
+it is the per-scene step of ``generate_metamer_dataset``, which writes the paper's layout
+(``hsi.layout``) so that the paper's scripts and data interoperate::
 
     <dataset_path>/<NAME>/<noise_type><npe>_<psf_name>/
         Train_Metamer_Spec/<scene>_metamer.mat            metamer cube, same format as Train_Spec
@@ -13,7 +13,8 @@ interoperate::
 
 for the scenes of the train list, then the valid list (each sorted), as the paper's script does. Unlike
 the paper's script it never deletes anything: scenes whose outputs exist are skipped (``overwrite``
-regenerates them, replacing each file atomically), and a folder made with other settings is refused.
+regenerates them, replacing each file atomically), and a folder made with other settings is refused
+(``ManifestStore``). Reading the next scene and writing run in background threads (``AsyncWriter``).
 
 Noise: each image draws from its own generator seeded by ``hsi.render.scene_seed(noise_seed, scene,
 variant)`` (variant ``"original"`` or ``"metamer"``), so images are independent and reproducible (the
@@ -21,25 +22,28 @@ paper reseeds one stream for every image, defect D18). Each image gets its own a
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from hsi.device import resolve_device
-from hsi.metamer import METAMER_MODES, MetamerResult, make_metamer
-from hsi.render import RenderConfig, RenderResult, make_generators, render_rgb, scene_seed
+from hsi.imaging import ImagingSystem, as_system
+from hsi.layout import (MANIFEST_NAME, METAMER_RGB_DIR, METAMER_SPEC_DIR, SPEC_DIR, VARIANTS, format_npe,  # noqa: F401
+                        manifest_path, psf_label, scene_outputs, spec_path, variant_dir_name)
+from hsi.metamer import METAMER_MODES, MetamerResult, camera_deviation
+from hsi.render import RenderConfig, RenderResult, make_generators, scene_seed
 
-METAMER_SPEC_DIR = "Train_Metamer_Spec"
-METAMER_RGB_DIR = "Train_Metamer_RGB"
-MANIFEST_NAME = "manifest.json"
-VARIANTS = ("original", "metamer")
+# METAMER_SPEC_DIR, METAMER_RGB_DIR, MANIFEST_NAME, VARIANTS, format_npe, psf_label, variant_dir_name and
+# scene_outputs live in hsi.layout; they are re-exported here for older importers.
 RGB_FORMAT_CHOICES = ("png", "jpg", "all")
 
 
@@ -58,16 +62,46 @@ class MetamerPair:
         metamer_cube: ``(N, bands, H, W)`` metamer spectra.
         original: ``RenderResult`` of the original cubes (``.dn (N, 3, H, W)`` digital numbers).
         rendered_metamer: ``RenderResult`` of the metamers.
+        cube: ``(N, bands, H, W)`` original spectra.
+        alpha: ``(N,)`` metameric-black coefficients (float64).
+        rgb_max_abs_dev, rgb_rel_dev: ``(N,)`` how metameric the pair is in camera units
+            (``hsi.metamer.camera_deviation``; the same values as ``metamer``'s when it was made).
+        timings: seconds of the ``metamer`` and ``render`` stages (when timed).
     """
 
     metamer: MetamerResult | None
     metamer_cube: torch.Tensor
     original: RenderResult
     rendered_metamer: RenderResult
+    cube: torch.Tensor | None = None
+    alpha: torch.Tensor | None = None
+    rgb_max_abs_dev: torch.Tensor | None = None
+    rgb_rel_dev: torch.Tensor | None = None
+    timings: dict = field(default_factory=dict)
 
     def dn_max_abs_diff(self) -> torch.Tensor:
         """``(N,)`` largest ``|DN_original - DN_metamer|`` (includes noise when ``npe > 0``)."""
         return (self.original.dn - self.rendered_metamer.dn).abs().amax(dim=(1, 2, 3))
+
+    @functools.cached_property
+    def images(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(original, metamer)`` stored images, each ``(N, 3, H, W)`` uint8/uint16 (``RenderResult.to_uint``)."""
+        return self.original.to_uint(), self.rendered_metamer.to_uint()
+
+    def stats(self, index: int = 0) -> dict:
+        """Per-image statistics as plain numbers (a generation manifest's scene entry, without split)."""
+        if self.metamer is not None:
+            st = {**self.metamer.stats(index), "iterations": int(self.metamer.iterations)}
+        else:
+            st = {"alpha": float(self.alpha[index]), "rgb_max_abs_dev": float(self.rgb_max_abs_dev[index]),
+                  "rgb_rel_dev": float(self.rgb_rel_dev[index]), "metamer_from_disk": True}
+        one = slice(index, index + 1)
+        diff = np.abs(self.images[0][index].astype(np.int16) - self.images[1][index].astype(np.int16))
+        st.update(spectral_rmse=float(((self.metamer_cube[one] - self.cube[one]) ** 2).mean().sqrt()),
+                  dn_max_abs_diff=int(diff.max()), dn_mean_abs_diff=round(float(diff.mean()), 4),
+                  exposure_gain={"original": float(self.original.gain[index]),
+                                 "metamer": float(self.rendered_metamer.gain[index])})
+        return st
 
 
 def noise_generators(scenes: Sequence[str], variant: str, noise_seed: int, device) -> list[torch.Generator]:
@@ -75,21 +109,22 @@ def noise_generators(scenes: Sequence[str], variant: str, noise_seed: int, devic
     return make_generators([scene_seed(noise_seed, s, variant) for s in scenes], device)
 
 
-def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, srf, psf=None, config: RenderConfig = RenderConfig(),
+def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None, config: RenderConfig | None = None,
                 noise_seed: int = 0, scenes: Sequence[str] | None = None) -> tuple[RenderResult, RenderResult]:
-    """Render originals and metamers through the same pipeline in one batch.
+    """Render originals and metamers through the same imaging system in one batch.
 
     Args:
         cube, metamer_cube: ``(N, bands, H, W)`` radiance (or ``(bands, H, W)``), same device.
-        srf: ``(bands, 3)`` camera response.
-        psf: ``(bands, h, w)`` PSF kernel or None.
-        config: ``hsi.render.RenderConfig``.
+        system: ``hsi.imaging.ImagingSystem`` (or, as before, the ``(bands, 3)`` camera response, then
+            ``psf (bands, h, w)`` or None and ``config`` give the rest).
         noise_seed: run seed of the per-image noise streams (used when ``config.npe > 0``).
         scenes: ``N`` scene ids for the noise streams (default ``"0"``, ``"1"``, ...).
 
     Returns:
         ``(original, metamer)`` ``RenderResult`` s, each with its own per-image auto-exposure.
     """
+    system = as_system(system, psf, config)
+    config = system.config
     if cube.ndim == 3:
         cube = cube.unsqueeze(0)
     if metamer_cube.ndim == 3:
@@ -103,57 +138,59 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, srf, psf=None, c
     if config.npe > 0:
         gens = (noise_generators(scenes, "original", noise_seed, cube.device)
                 + noise_generators(scenes, "metamer", noise_seed, cube.device))
-    srf_t = torch.as_tensor(srf, device=cube.device, dtype=cube.dtype)
-    psf_t = None if psf is None else torch.as_tensor(psf).to(cube.device)
-    both = render_rgb(torch.cat([cube, metamer_cube.to(cube.dtype)]), srf_t, psf_t, config, generator=gens)
+    both = system.render(torch.cat([cube, metamer_cube.to(cube.dtype)]), generator=gens)
     split = [RenderResult(dn=both.dn[sl], signal=both.signal[sl], gain=both.gain[sl], config=config)
              for sl in (slice(0, n), slice(n, 2 * n))]
     return split[0], split[1]
 
 
-def render_metamer_pair(cube: torch.Tensor, srf, psf=None, *, alpha=0.0, mode: str = "clip",
-                        config: RenderConfig = RenderConfig(), noise_seed: int = 0,
-                        scenes: Sequence[str] | None = None, **metamer_kwargs) -> MetamerPair:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode: str = "clip",
+                        config: RenderConfig | None = None, noise_seed: int = 0, scenes: Sequence[str] | None = None,
+                        metamer_cube: torch.Tensor | None = None, timed: bool = False,
+                        **metamer_kwargs) -> MetamerPair:
     """Make the alpha-metamer of ``cube`` and render both through the camera, the PSF and the noise.
 
     Args:
         cube: ``(N, bands, H, W)`` (or ``(bands, H, W)``) radiance, float32, CPU or CUDA.
-        srf: ``(bands, 3)`` camera response.
-        psf: ``(bands, h, w)`` PSF kernel or None.
+        system: ``hsi.imaging.ImagingSystem`` (or, as before, the ``(bands, 3)`` camera response, then
+            ``psf`` and ``config`` give the rest).
         alpha: metameric-black coefficient, scalar or ``(N,)``.
         mode: ``"clip"`` (the paper's) or ``"exact"`` (``hsi.metamer``).
-        config: rendering settings.
         noise_seed, scenes: per-image noise streams (see ``render_pair``).
+        metamer_cube: a metamer made before (e.g. read from disk): not recomputed; its deviations are
+            measured (``MetamerPair.metamer`` is then None).
+        timed: record the seconds of each stage in ``MetamerPair.timings`` (synchronising a GPU).
         metamer_kwargs: passed to ``hsi.metamer.make_metamer`` (e.g. ``max_iter`` for exact).
     """
+    system = as_system(system, psf, config)
     if cube.ndim == 3:
         cube = cube.unsqueeze(0)
-    srf_t = torch.as_tensor(srf, device=cube.device)
-    met = make_metamer(cube, srf_t, alpha, mode=mode, **metamer_kwargs)
-    original, rendered = render_pair(cube, met.cube, srf_t, psf, config, noise_seed, scenes)
-    return MetamerPair(metamer=met, metamer_cube=met.cube, original=original, rendered_metamer=rendered)
+    t0 = time.perf_counter()
+    if metamer_cube is None:
+        met = system.metamer(cube, alpha, mode=mode, **metamer_kwargs)
+        metamer_cube, a, dev, rel = met.cube, met.alpha, met.rgb_max_abs_dev, met.rgb_rel_dev
+    else:
+        met, metamer_cube = None, metamer_cube.unsqueeze(0) if metamer_cube.ndim == 3 else metamer_cube
+        a = torch.as_tensor(alpha, dtype=torch.float64).reshape(-1).expand(cube.shape[0])
+        dev, rel = camera_deviation(cube, metamer_cube, system.srf)
+    if timed:
+        _sync(cube.device)
+    t1 = time.perf_counter()
+    original, rendered = render_pair(cube, metamer_cube, system, noise_seed=noise_seed, scenes=scenes)
+    if timed:
+        _sync(cube.device)
+    timings = {"metamer": t1 - t0, "render": time.perf_counter() - t1} if timed else {}
+    return MetamerPair(metamer=met, metamer_cube=metamer_cube, original=original, rendered_metamer=rendered,
+                       cube=cube, alpha=a, rgb_max_abs_dev=dev, rgb_rel_dev=rel,
+                       timings=timings)
 
 
-# --------------------------------------------------------------------------------- the dataset
-def format_npe(npe: float) -> str:
-    """``npe`` as in the paper's folder names: ``0``, ``1000`` (integers without a decimal point)."""
-    f = float(npe)
-    return str(int(f)) if f.is_integer() else repr(f)
-
-
-def psf_label(psf_name: str | None) -> str:
-    """The PSF part of the paper's folder names: ``None``, or the PSF's name (stem of a ``.npz`` path)."""
-    if psf_name is None or str(psf_name).strip() in ("", "None", "none"):
-        return "None"
-    psf = Path(str(psf_name)).name  # a name ("double_gauss_50mm_F1.8": the dot is part of it) or a path
-    return psf[:-4] if psf.endswith(".npz") else psf
-
-
-def variant_dir_name(noise_type: str, npe: float, psf_name: str | None) -> str:
-    """The paper's folder name ``<noise_type><npe>_<psf_name>``, e.g. ``poisson1000_double_gauss_50mm_F1.8``."""
-    return f"{noise_type}{format_npe(npe)}_{psf_label(psf_name)}"
-
-
+# --------------------------------------------------------------------------------- options and plan
 def rgb_formats(rgb_format: str) -> tuple[str, ...]:
     """``png`` -> (png,), ``jpg`` -> (jpg,), ``all`` -> (png, jpg)."""
     if rgb_format not in RGB_FORMAT_CHOICES:
@@ -161,18 +198,15 @@ def rgb_formats(rgb_format: str) -> tuple[str, ...]:
     return ("png", "jpg") if rgb_format == "all" else (rgb_format,)
 
 
-def scene_outputs(out_dir: Path, scene: str, formats: Sequence[str]) -> dict[str, Path]:
-    """The files of one scene: ``metamer_mat`` and ``<variant>_<ext>`` RGB images."""
-    files = {"metamer_mat": out_dir / METAMER_SPEC_DIR / f"{scene}_metamer.mat"}
-    for ext in formats:
-        for v in VARIANTS:
-            files[f"{v}_{ext}"] = out_dir / METAMER_RGB_DIR / f"{scene}_{v}.{ext}"
-    return files
+_RENDER = RenderConfig()
 
 
 @dataclass(frozen=True)
 class GenerateOptions:
     """Settings of ``generate_metamer_dataset`` (defaults = the paper's ``generate_metamers.py``).
+
+    The rendering settings are the flags of the script; ``render_config`` turns them into the
+    ``hsi.render.RenderConfig`` (their defaults are RenderConfig's).
 
     Attributes:
         dataset_path: datasets root; the dataset is ``<dataset_path>/<NAME>``.
@@ -200,15 +234,15 @@ class GenerateOptions:
     psf_name: str | None = None
     psf_path: str = "./PSFs"
     srf_path: str = "basler_a2A5320-23ucBAS"
-    noise_type: str = "poisson"
+    noise_type: str = _RENDER.noise_type
     npe: float = 0
     div_factor_to_1pe: float = 1
     noise_seed: int = 0
     alpha: float = 0.0
     rgb_format: str = "png"
     metamer_mode: str = "clip"
-    psf_boundary: str = "circular"
-    quantize: str = "truncate"
+    psf_boundary: str = _RENDER.psf_boundary
+    quantize: str = _RENDER.quantize
     jpeg_quality: int = 65
     overwrite: bool = False
     device: str = "auto"
@@ -216,18 +250,23 @@ class GenerateOptions:
     limit: int | None = None
     exposure_target: float | None = None
 
+    def render_config(self, dataset_exposure_target: float) -> RenderConfig:
+        """The rendering settings (``exposure_target`` None: the dataset's); raises ``MetamerDataError``."""
+        try:
+            cfg = RenderConfig(psf_boundary=self.psf_boundary, noise_type=self.noise_type, npe=float(self.npe),
+                               div_factor_to_1pe=float(self.div_factor_to_1pe),
+                               exposure_target=float(self.exposure_target or dataset_exposure_target),
+                               quantize=self.quantize)
+        except ValueError as exc:
+            raise MetamerDataError(str(exc)) from None
+        if cfg.quantize == "none":
+            raise MetamerDataError("quantize 'none' cannot be written to 8-bit files; use truncate or round")
+        return cfg
+
 
 def _sha256(arr: np.ndarray) -> str:
     import hashlib
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()[:16]
-
-
-@dataclass
-class _Timer:
-    load: float = 0.0
-    metamer: float = 0.0
-    render: float = 0.0
-    write: float = 0.0
 
 
 @dataclass
@@ -240,11 +279,43 @@ class GenerationPlan:
     out_dir: Path
     scenes: list[tuple[str, str]]           # (scene, split) in processing order
     formats: tuple[str, ...]
-    camera: object
-    psf: object | None
-    render_config: RenderConfig
-    device: torch.device
+    system: ImagingSystem                   # camera, PSF and rendering settings, on the device
+    spec_hw: tuple[int, int] = (0, 0)       # the dataset's cube size (0: any)
     settings: dict = field(default_factory=dict)
+
+    @property
+    def camera(self):
+        """The ``hsi.camera.Camera``."""
+        return self.system.camera
+
+    @property
+    def psf(self):
+        """The ``hsi.optics.PSF`` or None."""
+        return self.system.psf_source
+
+    @property
+    def render_config(self) -> RenderConfig:
+        return self.system.config
+
+    @property
+    def device(self) -> torch.device:
+        return self.system.device
+
+
+def _ordered_scenes(ddir: Path, limit: int | None) -> list[tuple[str, str]]:
+    """``(scene, split)`` of the split lists (train then valid, each sorted), checked to exist."""
+    from hsi.datasets import SPLITS, read_splits
+    if not (ddir / SPEC_DIR).is_dir():
+        raise MetamerDataError(f"{ddir / SPEC_DIR}: folder not found; convert the dataset first "
+                               f"(dataset_tools/prepare_<NAME>.py, or dataset_tools/make_synthetic.py for SYNTH)")
+    splits = read_splits(ddir)
+    scenes = [(s, split) for split in SPLITS for s in sorted(splits[split])]
+    missing = [s for s, _ in scenes if not spec_path(ddir, s).is_file()]
+    if missing:
+        raise MetamerDataError(f"{len(missing)} scene(s) of the split lists have no file in {ddir / SPEC_DIR}, "
+                               f"e.g. {[str(spec_path(ddir, s)) for s in missing[:3]]}; check the dataset with "
+                               f"dataset_tools/check_dataset.py {ddir}")
+    return scenes if limit is None else scenes[:max(0, int(limit))]
 
 
 def plan_generation(opts: GenerateOptions) -> GenerationPlan:
@@ -257,42 +328,19 @@ def plan_generation(opts: GenerateOptions) -> GenerationPlan:
         hsi.camera.CameraError: unknown camera or bad response file.
         MetamerDataError: missing ``Train_Spec`` files, bad option values.
     """
-    from hsi.camera import load_camera
-    from hsi.datasets import SPLITS, dataset_dir, get_dataset_spec, read_splits, spec_path
+    from hsi.datasets import dataset_dir, get_dataset_spec
 
     spec = get_dataset_spec(opts.dataset_name)
     if opts.metamer_mode not in METAMER_MODES:
         raise MetamerDataError(f"metamer_mode must be one of {METAMER_MODES}, got {opts.metamer_mode!r}")
     formats = rgb_formats(opts.rgb_format)
     ddir = dataset_dir(opts.dataset_path, spec.name)
-    if not (ddir / "Train_Spec").is_dir():
-        raise MetamerDataError(f"{ddir / 'Train_Spec'}: folder not found; convert the dataset first "
-                               f"(dataset_tools/prepare_<NAME>.py, or dataset_tools/make_synthetic.py for SYNTH)")
-    splits = read_splits(ddir)
-    scenes = [(s, split) for split in SPLITS for s in sorted(splits[split])]
-    missing = [s for s, _ in scenes if not spec_path(ddir, s).is_file()]
-    if missing:
-        raise MetamerDataError(f"{len(missing)} scene(s) of the split lists have no file in {ddir / 'Train_Spec'}, "
-                               f"e.g. {[str(spec_path(ddir, s)) for s in missing[:3]]}; check the dataset with "
-                               f"dataset_tools/check_dataset.py {ddir}")
-    if opts.limit is not None:
-        scenes = scenes[:max(0, int(opts.limit))]
-    camera = load_camera(opts.srf_path)
-    psf = None
-    if opts.psf_name is not None and str(opts.psf_name).strip() not in ("", "None", "none"):
-        from hsi.optics import load_psf
-        psf = load_psf(opts.psf_name, opts.psf_path)
+    scenes = _ordered_scenes(ddir, opts.limit)
     if int(opts.jpeg_quality) < 1 or int(opts.jpeg_quality) > 100:
         raise MetamerDataError(f"jpeg_quality must be in 1..100, got {opts.jpeg_quality}")
-    try:
-        cfg = RenderConfig(psf_boundary=opts.psf_boundary, noise_type=opts.noise_type, npe=float(opts.npe),
-                           div_factor_to_1pe=float(opts.div_factor_to_1pe),
-                           exposure_target=float(opts.exposure_target or spec.exposure_target),
-                           quantize=opts.quantize)
-    except ValueError as exc:
-        raise MetamerDataError(str(exc)) from None
-    if cfg.quantize == "none":
-        raise MetamerDataError("quantize 'none' cannot be written to 8-bit files; use truncate or round")
+    cfg = opts.render_config(spec.exposure_target)
+    system = ImagingSystem.from_names(opts.srf_path, opts.psf_name, opts.psf_path, cfg, resolve_device(opts.device))
+    camera, psf = system.camera, system.psf_source
     out_name = opts.out_name or variant_dir_name(opts.noise_type, opts.npe, None if psf is None else psf.name)
     settings = {
         "dataset": spec.name, "camera": camera.name, "srf_sha256": _sha256(camera.srf),
@@ -301,12 +349,10 @@ def plan_generation(opts: GenerateOptions) -> GenerationPlan:
         "jpeg_quality": int(opts.jpeg_quality), "render": cfg.as_dict(),
     }
     return GenerationPlan(options=opts, dataset=spec.name, dataset_dir=ddir, out_dir=ddir / out_name, scenes=scenes,
-                          formats=formats, camera=camera, psf=psf, render_config=cfg,
-                          device=resolve_device(opts.device), settings=settings)
+                          formats=formats, system=system, spec_hw=(spec.height, spec.width), settings=settings)
 
 
 def _load_cube(ddir: Path, scene: str, spec_hw: tuple[int, int]) -> np.ndarray:
-    from hsi.datasets import spec_path
     from hsi.io import read_mat_cube
     path = spec_path(ddir, scene)
     cube = read_mat_cube(path).cube
@@ -316,12 +362,192 @@ def _load_cube(ddir: Path, scene: str, spec_hw: tuple[int, int]) -> np.ndarray:
     return cube
 
 
+# --------------------------------------------------------------------------------- the dataset
+class ManifestStore:
+    """The ``manifest.json`` of one generated folder: checked against the settings when opened, the
+    per-scene statistics kept (``scenes``), written atomically with a run record (``write``).
+
+    Opening refuses (``MetamerDataError``) a folder made with other settings, or holding data without a
+    manifest, unless ``overwrite``; the statistics of a folder with the same settings are kept.
+    """
+
+    def __init__(self, out_dir: str | Path, settings: dict, overwrite: bool = False):
+        self.out_dir = Path(out_dir)
+        self.path = manifest_path(self.out_dir)
+        self.scenes: dict[str, dict] = self._previous(settings, overwrite)
+
+    def _previous(self, settings: dict, overwrite: bool) -> dict:
+        out = self.out_dir
+        if self.path.is_file():
+            try:
+                old = json.loads(self.path.read_text())
+            except json.JSONDecodeError:
+                old = {}
+            before = old.get("settings", {})
+            diff = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+            if diff and not overwrite:
+                raise MetamerDataError(
+                    f"{out} holds data made with other settings ("
+                    + "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+                    + "); pass --overwrite to regenerate it, or --out_name to write another folder")
+            return {} if diff else dict(old.get("scenes", {}))
+        if out.is_dir() and any(out.iterdir()) and not overwrite:
+            if any((out / d).is_dir() and any((out / d).iterdir()) for d in (METAMER_SPEC_DIR, METAMER_RGB_DIR)):
+                raise MetamerDataError(f"{out} holds data without a {MANIFEST_NAME} (made by another tool?); "
+                                       f"pass --overwrite to regenerate it, or --out_name to write another folder")
+        return {}
+
+    def write(self, record: dict, order: Sequence[str]) -> dict:
+        """Write ``record`` plus the statistics of the scenes in ``order`` (those known); returns it."""
+        from hsi.io import atomic_write_json
+        manifest = {**record, "scenes": {s: self.scenes[s] for s in order if s in self.scenes}}
+        atomic_write_json(self.path, manifest)
+        return manifest
+
+
+class AsyncWriter:
+    """File writes in background threads with a bounded queue of pending writes.
+
+    ``submit(fn, *args)`` queues ``fn(*args)``; ``drain()`` waits until at most ``max_pending`` writes
+    are pending (``drain(0)``: all; a failed write raises here); ``close()`` lets the started writes
+    finish (each is atomic) and stops the threads. ``seconds``: time spent writing, summed over threads.
+    """
+
+    def __init__(self, workers: int = 2, max_pending: int = 12):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hsi-write")
+        self._pending: list[Future] = []
+        self._lock = threading.Lock()
+        self.max_pending = max_pending
+        self.seconds = 0.0
+
+    def _timed(self, fn: Callable, args, kwargs) -> None:
+        t = time.perf_counter()
+        fn(*args, **kwargs)
+        with self._lock:
+            self.seconds += time.perf_counter() - t
+
+    def submit(self, fn: Callable, *args, **kwargs) -> None:
+        self._pending.append(self._pool.submit(self._timed, fn, args, kwargs))
+
+    def drain(self, max_pending: int | None = None) -> None:
+        limit = self.max_pending if max_pending is None else max_pending
+        while len(self._pending) > limit:
+            self._pending.pop(0).result()
+
+    def close(self) -> None:
+        for f in self._pending:
+            try:
+                f.result()
+            except Exception:        # noqa: BLE001 - a failure is raised by drain on the main path
+                pass
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _prefetched(items: Sequence, load: Callable) -> Iterator[Iterator[tuple]]:
+    """Iterate ``(item, load(item))`` while the next item is loaded in a background thread."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hsi-read")
+
+    def run():
+        nxt = pool.submit(load, items[0]) if items else None
+        for i, item in enumerate(items):
+            loaded = nxt.result()
+            nxt = pool.submit(load, items[i + 1]) if i + 1 < len(items) else None
+            yield item, loaded
+    try:
+        yield run()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Progress:
+    """Counters and stage times of one generation run (the manifest's run record)."""
+
+    total: int
+    skipped: int
+    generated: int = 0
+    load: float = 0.0
+    metamer: float = 0.0
+    render: float = 0.0
+    start: float = field(default_factory=time.perf_counter)
+
+    def record(self, base: dict, complete: bool, write_seconds: float) -> dict:
+        elapsed = time.perf_counter() - self.start
+        stages = {"load": self.load, "metamer": self.metamer, "render": self.render, "write": write_seconds}
+        return {**base, "complete": complete, "scenes_total": self.total, "generated": self.generated,
+                "skipped": self.skipped, "seconds": round(elapsed, 3),
+                "scenes_per_s": round(self.generated / elapsed, 4) if self.generated and elapsed > 0 else None,
+                "stage_seconds": {k: round(v, 3) for k, v in stages.items()}}
+
+
+def _provenance(plan: GenerationPlan) -> dict:
+    from hsi.io import provenance
+    opts, camera, psf = plan.options, plan.camera, plan.psf
+    return provenance(kind="metamer data", options=asdict(opts), settings=plan.settings,
+                      dataset_dir=str(plan.dataset_dir), out_dir=str(plan.out_dir), device=str(plan.device),
+                      camera={"name": camera.name, "source": camera.source},
+                      psf=None if psf is None else {"name": psf.name, "shape": list(psf.kernel.shape),
+                                                    "file": str(Path(opts.psf_path) / f"{psf.name}.npz")},
+                      formats=list(plan.formats), layout={"spec": METAMER_SPEC_DIR, "rgb": METAMER_RGB_DIR})
+
+
+def _load_scene(plan: GenerationPlan, item) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """The original cube and, when it is reused, the metamer cube on disk; plus the seconds it took."""
+    from hsi.io import read_mat_cube
+    scene, _, files = item
+    t = time.perf_counter()
+    cube = _load_cube(plan.dataset_dir, scene, plan.spec_hw)
+    met = None
+    if not plan.options.overwrite and files["metamer_mat"].is_file():
+        met = read_mat_cube(files["metamer_mat"]).cube
+        if met.shape != cube.shape:
+            raise MetamerDataError(f"{files['metamer_mat']}: shape {met.shape} differs from its original's "
+                                   f"{cube.shape}; regenerate with --overwrite")
+    return cube, met, time.perf_counter() - t
+
+
+def _generate_scene(plan: GenerationPlan, item, loaded, store: ManifestStore, writer: AsyncWriter,
+                    progress: _Progress) -> None:
+    """One scene: ``render_metamer_pair``, its statistics into ``store``, its files to ``writer``."""
+    from hsi.io import write_mat_cube, write_rgb
+    (scene, split, files), (cube_np, met_np, t_load) = item, loaded
+    opts, device = plan.options, plan.device
+    progress.load += t_load
+    t0 = time.perf_counter()
+    cube = torch.from_numpy(cube_np).to(device).unsqueeze(0)
+    given = None if met_np is None else torch.from_numpy(met_np).to(device).unsqueeze(0)
+    pair = render_metamer_pair(cube, plan.system, alpha=float(opts.alpha), mode=opts.metamer_mode,
+                               noise_seed=opts.noise_seed, scenes=[scene], metamer_cube=given, timed=True)
+    st = pair.stats(0) if given is None else {**store.scenes.get(scene, {}), **pair.stats(0)}
+    st.update(split=split, metamer_mode=opts.metamer_mode)
+    progress.metamer += pair.timings["metamer"]
+    progress.render += time.perf_counter() - t0 - pair.timings["metamer"]
+    if given is None or opts.overwrite or not files["metamer_mat"].is_file():
+        writer.submit(write_mat_cube, files["metamer_mat"], pair.metamer_cube[0].float().cpu().numpy())
+    for ext in plan.formats:
+        for v, dn in zip(VARIANTS, (pair.images[0][0], pair.images[1][0])):
+            writer.submit(write_rgb, files[f"{v}_{ext}"], dn, jpeg_quality=opts.jpeg_quality)
+    writer.drain()
+    st["seconds"] = round(time.perf_counter() - t0 + t_load, 4)
+    store.scenes[scene] = st
+    progress.generated += 1
+
+
+def _default_log(msg: str) -> None:
+    import sys
+
+    from tqdm import tqdm
+    tqdm.write(msg, file=sys.stderr)
+
+
 def generate_metamer_dataset(opts: GenerateOptions, progress: bool = True,
                              log: Callable[[str], None] | None = None) -> dict:
     """Generate the metamer data of a dataset (see the module docstring for the layout).
 
-    Per scene: load ``Train_Spec/<scene>.mat``; make the metamer (``opts.metamer_mode``, ``opts.alpha``);
-    render original and metamer (``render_pair``); write the metamer cube and the RGB files
+    Per scene: load ``Train_Spec/<scene>.mat``; make the metamer (``opts.metamer_mode``, ``opts.alpha``)
+    and render original and metamer (``render_metamer_pair``); write the metamer cube and the RGB files
     (``hsi.io``, atomic). Scenes whose files all exist are skipped unless ``opts.overwrite``; when only
     RGB files are missing the metamer cube on disk is used. Reading the next scene and writing run in
     background threads, overlapping the computation. The manifest is updated as it goes.
@@ -329,173 +555,42 @@ def generate_metamer_dataset(opts: GenerateOptions, progress: bool = True,
     Returns:
         The manifest (also written to ``<out_dir>/manifest.json``).
     """
-    import sys
-
     from tqdm import tqdm
 
-    from hsi.datasets import get_dataset_spec
-    from hsi.io import atomic_write_json, provenance, read_mat_cube, write_mat_cube, write_rgb
-
-    if log is None:
-        def log(msg: str) -> None:
-            tqdm.write(msg, file=sys.stderr)
+    log = log or _default_log
     plan = plan_generation(opts)
-    out = plan.out_dir
-    manifest_path = out / MANIFEST_NAME
-    old_scenes: dict = {}
-    if manifest_path.is_file():
-        try:
-            old = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
-            old = {}
-        diff = {k: (old.get("settings", {}).get(k), v) for k, v in plan.settings.items()
-                if old.get("settings", {}).get(k) != v}
-        if diff and not opts.overwrite:
-            raise MetamerDataError(
-                f"{out} holds data made with other settings ("
-                + "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
-                + "); pass --overwrite to regenerate it, or --out_name to write another folder")
-        if not diff:
-            old_scenes = old.get("scenes", {})
-    elif out.is_dir() and any(out.iterdir()) and not opts.overwrite:
-        has_data = any((out / d).is_dir() and any((out / d).iterdir()) for d in (METAMER_SPEC_DIR, METAMER_RGB_DIR))
-        if has_data:
-            raise MetamerDataError(f"{out} holds data without a {MANIFEST_NAME} (made by another tool?); "
-                                   f"pass --overwrite to regenerate it, or --out_name to write another folder")
-    (out / METAMER_SPEC_DIR).mkdir(parents=True, exist_ok=True)
-    (out / METAMER_RGB_DIR).mkdir(parents=True, exist_ok=True)
-
-    spec = get_dataset_spec(plan.dataset)
-    spec_hw = (spec.height, spec.width)
-    device, cfg = plan.device, plan.render_config
-    srf = torch.from_numpy(plan.camera.srf).to(device)
-    psf = None if plan.psf is None else torch.from_numpy(plan.psf.kernel).to(device)
-    stats: dict[str, dict] = dict(old_scenes)
-    timer = _Timer()
-    todo = []
-    for scene, split in plan.scenes:
-        files = scene_outputs(out, scene, plan.formats)
-        if not opts.overwrite and all(p.is_file() for p in files.values()):
-            continue
-        todo.append((scene, split, files))
-    skipped = len(plan.scenes) - len(todo)
-
-    base = provenance(kind="metamer data", options=asdict(opts), settings=plan.settings,
-                      dataset_dir=str(plan.dataset_dir), out_dir=str(out), device=str(device),
-                      camera={"name": plan.camera.name, "source": plan.camera.source},
-                      psf=None if plan.psf is None else {"name": plan.psf.name, "shape": list(plan.psf.kernel.shape),
-                                                         "file": str(Path(opts.psf_path) / f"{plan.psf.name}.npz")},
-                      formats=list(plan.formats), layout={"spec": METAMER_SPEC_DIR, "rgb": METAMER_RGB_DIR})
-    t_start = time.perf_counter()
-    generated = 0
-
-    def write_manifest(complete: bool) -> dict:
-        elapsed = time.perf_counter() - t_start
-        m = {**base, "complete": complete, "scenes_total": len(plan.scenes), "generated": generated,
-             "skipped": skipped, "seconds": round(elapsed, 3),
-             "scenes_per_s": round(generated / elapsed, 4) if generated and elapsed > 0 else None,
-             "stage_seconds": {k: round(v, 3) for k, v in asdict(timer).items()},
-             "scenes": {s: stats[s] for s, _ in plan.scenes if s in stats}}
-        atomic_write_json(manifest_path, m)
-        return m
-
-    def load(item):
-        scene, _, files = item
-        t = time.perf_counter()
-        cube = _load_cube(plan.dataset_dir, scene, spec_hw)
-        met = None
-        if not opts.overwrite and files["metamer_mat"].is_file():
-            met = read_mat_cube(files["metamer_mat"]).cube
-            if met.shape != cube.shape:
-                raise MetamerDataError(f"{files['metamer_mat']}: shape {met.shape} differs from its original's "
-                                       f"{cube.shape}; regenerate with --overwrite")
-        return cube, met, time.perf_counter() - t
-
-    writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hsi-write")
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hsi-read")
-    pending: list[Future] = []
-    write_lock = threading.Lock()
-
-    def timed_write(fn, *args, **kw):
-        t = time.perf_counter()
-        fn(*args, **kw)
-        with write_lock:
-            timer.write += time.perf_counter() - t
-
-    def drain(max_pending: int):
-        while len(pending) > max_pending:
-            pending.pop(0).result()
-
-    complete = False
+    out, order = plan.out_dir, [s for s, _ in plan.scenes]
+    store = ManifestStore(out, plan.settings, opts.overwrite)
+    for d in (METAMER_SPEC_DIR, METAMER_RGB_DIR):
+        (out / d).mkdir(parents=True, exist_ok=True)
+    todo = [(scene, split, files) for scene, split in plan.scenes
+            for files in [scene_outputs(out, scene, plan.formats)]
+            if opts.overwrite or not all(p.is_file() for p in files.values())]
+    run, base = _Progress(total=len(plan.scenes), skipped=len(plan.scenes) - len(todo)), _provenance(plan)
+    writer, complete = AsyncWriter(workers=2, max_pending=12), False
     try:
-        bar = tqdm(total=len(plan.scenes), initial=skipped, desc=f"{plan.dataset} {out.name}", unit="scene",
+        bar = tqdm(total=run.total, initial=run.skipped, desc=f"{plan.dataset} {out.name}", unit="scene",
                    disable=not progress)
-        nxt = reader.submit(load, todo[0]) if todo else None
         last_manifest = time.perf_counter()
-        for i, (scene, split, files) in enumerate(todo):
-            cube_np, met_np, t_load = nxt.result()
-            timer.load += t_load
-            nxt = reader.submit(load, todo[i + 1]) if i + 1 < len(todo) else None
-            t0 = time.perf_counter()
-            cube = torch.from_numpy(cube_np).to(device).unsqueeze(0)
-            if met_np is None:
-                met = make_metamer(cube, srf, float(opts.alpha), mode=opts.metamer_mode)
-                met_cube = met.cube
-                st = met.stats(0)
-                st["iterations"] = int(met.iterations)
-            else:
-                met, met_cube = None, torch.from_numpy(met_np).to(device).unsqueeze(0)
-                st = dict(stats.get(scene, {}))
-                rgb0 = torch.einsum("nbhw,bk->nkhw", cube.double(), srf.double())
-                rgb1 = torch.einsum("nbhw,bk->nkhw", met_cube.double(), srf.double())
-                dev = float((rgb1 - rgb0).abs().max())
-                st.update(alpha=float(opts.alpha), rgb_max_abs_dev=dev,
-                          rgb_rel_dev=dev / max(float(rgb0.abs().max()), 1e-30), metamer_from_disk=True)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t1 = time.perf_counter()
-            timer.metamer += t1 - t0
-            original, rendered = render_pair(cube, met_cube, srf, psf, cfg, opts.noise_seed, [scene])
-            dn_o, dn_m = original.to_uint()[0], rendered.to_uint()[0]
-            diff = np.abs(dn_o.astype(np.int16) - dn_m.astype(np.int16))
-            st.update(split=split, metamer_mode=opts.metamer_mode,
-                      spectral_rmse=float(((met_cube - cube) ** 2).mean().sqrt()),
-                      dn_max_abs_diff=int(diff.max()), dn_mean_abs_diff=round(float(diff.mean()), 4),
-                      exposure_gain={"original": float(original.gain[0]), "metamer": float(rendered.gain[0])})
-            timer.render += time.perf_counter() - t1
-            if met is not None or opts.overwrite or not files["metamer_mat"].is_file():
-                pending.append(writer.submit(timed_write, write_mat_cube, files["metamer_mat"],
-                                             met_cube[0].float().cpu().numpy()))
-            for ext in plan.formats:
-                for v, dn in (("original", dn_o), ("metamer", dn_m)):
-                    pending.append(writer.submit(timed_write, write_rgb, files[f"{v}_{ext}"], dn,
-                                                 jpeg_quality=opts.jpeg_quality))
-            drain(12)
-            st["seconds"] = round(time.perf_counter() - t0 + t_load, 4)
-            stats[scene] = st
-            generated += 1
-            bar.update(1)
-            if time.perf_counter() - last_manifest > 30:
-                drain(0)
-                write_manifest(False)
-                last_manifest = time.perf_counter()
-        drain(0)
+        with _prefetched(todo, functools.partial(_load_scene, plan)) as scenes:
+            for item, loaded in scenes:
+                _generate_scene(plan, item, loaded, store, writer, run)
+                bar.update(1)
+                if time.perf_counter() - last_manifest > 30:
+                    writer.drain(0)
+                    store.write(run.record(base, False, writer.seconds), order)
+                    last_manifest = time.perf_counter()
+        writer.drain(0)
         bar.close()
         complete = True
     finally:
-        for f in pending:            # let started writes finish (each is atomic) before recording
-            try:
-                f.result()
-            except Exception:        # noqa: BLE001 - re-raised below by the main path
-                pass
-        writer.shutdown(wait=True)
-        reader.shutdown(wait=True, cancel_futures=True)
-        manifest = write_manifest(complete)
-    if generated:
-        log(f"[{plan.dataset}] {generated} scene(s) generated, {skipped} skipped, "
-            f"{manifest['scenes_per_s']} scenes/s on {device} -> {out}")
+        writer.close()
+        manifest = store.write(run.record(base, complete, writer.seconds), order)
+    if run.generated:
+        log(f"[{plan.dataset}] {run.generated} scene(s) generated, {run.skipped} skipped, "
+            f"{manifest['scenes_per_s']} scenes/s on {plan.device} -> {out}")
     else:
-        log(f"[{plan.dataset}] nothing to do: {skipped} scene(s) complete in {out} (use --overwrite to regenerate)")
+        log(f"[{plan.dataset}] nothing to do: {run.skipped} scene(s) complete in {out} (use --overwrite to regenerate)")
     return manifest
 
 

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from hsi.io.mat import DEFAULT_WAVELENGTHS_NM
+from hsi.layout import VARIANTS, manifest_path, metamer_cube_path, metamer_rgb_path, spec_path
 
 PIXEL_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628")
 
@@ -88,8 +89,7 @@ def metamer_figure(original: np.ndarray, metamer: np.ndarray, rgb_original: np.n
     wl = np.asarray(wavelengths_nm, dtype=np.float64)
     pixels = list(pixels) if pixels else pick_pixels(original, metamer, n_pixels, rgb_original=rgb_original,
                                                           rgb_metamer=rgb_metamer)
-    fundamental = alpha_metamer(torch.from_numpy(np.ascontiguousarray(original))[None].double(),
-                                torch.as_tensor(srf).double(), 0.0)[0].numpy()
+    fundamental = alpha_metamer(torch.from_numpy(np.ascontiguousarray(original))[None].double(), srf, 0.0)[0].numpy()
     diff = np.abs(rgb_original.astype(np.int16) - rgb_metamer.astype(np.int16)).max(axis=0)
     ncol = max(3, len(pixels))
     fig = plt.figure(figsize=(4.2 * ncol, 9.6), constrained_layout=True)
@@ -141,10 +141,11 @@ def metamer_figure(original: np.ndarray, metamer: np.ndarray, rgb_original: np.n
     return fig
 
 
-def find_rgb(rgb_dir: Path, scene: str, variant: str, prefer: str = "png") -> Path | None:
-    """``<scene>_<variant>.png`` or ``.jpg`` in ``rgb_dir`` (``prefer`` first)."""
+def find_rgb(gen_dir: Path, scene: str, variant: str, prefer: str = "png") -> Path | None:
+    """The ``.png`` or ``.jpg`` RGB of ``scene`` and ``variant`` in the generated folder ``gen_dir``
+    (``hsi.layout.metamer_rgb_path``; ``prefer`` first), or None."""
     for ext in (prefer, "jpg" if prefer == "png" else "png"):
-        p = rgb_dir / f"{scene}_{variant}.{ext}"
+        p = metamer_rgb_path(gen_dir, scene, variant, ext)
         if p.is_file():
             return p
     return None
@@ -160,22 +161,21 @@ def visualize_scene(dataset_dir: str | os.PathLike, out_name: str, scene: str, o
     """
     import matplotlib.pyplot as plt
 
-    from hsi.camera import load_camera
-    from hsi.datasets import spec_path
+    from hsi.camera import DEFAULT_CAMERA, load_camera
     from hsi.io import atomic_path, read_mat_cube, read_rgb_raw
-    from hsi.metamer_data import MANIFEST_NAME, METAMER_RGB_DIR, METAMER_SPEC_DIR
 
     ddir = Path(dataset_dir)
     gen = ddir / out_name
-    manifest = json.loads((gen / MANIFEST_NAME).read_text()) if (gen / MANIFEST_NAME).is_file() else {}
+    mpath = manifest_path(gen)
+    manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
     settings = manifest.get("settings", {})
-    camera = load_camera(srf_path or manifest.get("options", {}).get("srf_path") or "basler_a2A5320-23ucBAS")
+    camera = load_camera(srf_path or manifest.get("options", {}).get("srf_path") or DEFAULT_CAMERA)
     original = read_mat_cube(spec_path(ddir, scene))
-    metamer = read_mat_cube(gen / METAMER_SPEC_DIR / f"{scene}_metamer.mat").cube
-    paths = {v: find_rgb(gen / METAMER_RGB_DIR, scene, v, prefer) for v in ("original", "metamer")}
+    metamer = read_mat_cube(metamer_cube_path(gen, scene)).cube
+    paths = {v: find_rgb(gen, scene, v, prefer) for v in VARIANTS}
     missing = [v for v, p in paths.items() if p is None]
     if missing:
-        raise FileNotFoundError(f"{gen / METAMER_RGB_DIR}: no {scene}_{missing[0]}.png or .jpg")
+        raise FileNotFoundError(f"{metamer_rgb_path(gen, scene, missing[0], 'png')}: not found (nor .jpg)")
     rgb_o, rgb_m = read_rgb_raw(paths["original"]), read_rgb_raw(paths["metamer"])
     rmse = float(np.sqrt(((metamer - original.cube) ** 2).mean()))
     title = (f"{scene} ({ddir.name}/{out_name}): alpha {settings.get('alpha', '?')}, mode "

@@ -5,13 +5,15 @@ generation (on-disk data), by on-the-fly rendering inside the training step and 
 The steps, in order (``render_rgb``):
 
 1. optional per-band PSF convolution by FFT (``convolve_psf``);
-2. projection through the camera response ``srf (bands, 3)``; negatives clipped (``project``);
+2. projection through the camera response ``srf (bands, 3)``; negatives clipped (``project``; steps 1-2
+   together: ``camera_signal``);
 3. noise: Poisson with ``npe`` photo-electrons at signal 1.0, or the paper's Gaussian option
    (``add_noise``), drawn from per-image ``torch.Generator`` s;
 4. ISP: auto-exposure to a target global mean, scaling to digital numbers, clipping and quantisation
    (``expose_and_quantise``).
 
-Saving to PNG/JPEG is ``hsi.io.rgb.write_rgb``. Every default reproduces the paper's
+Saving to PNG/JPEG is ``hsi.io.rgb.write_rgb``. ``hsi.imaging.ImagingSystem`` holds a camera, an optical
+element and a ``RenderConfig`` together and calls these functions. Every default reproduces the paper's
 ``image_formation_np``; the corrected behaviours are options (``psf_boundary="linear"``,
 ``quantize="round"``, independent per-image noise streams).
 """
@@ -24,6 +26,8 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from hsi.io.rgb import minmax_normalise
 
 PSF_BOUNDARIES = ("circular", "periodic", "linear")
 NOISE_TYPES = ("poisson", "gaussian")
@@ -181,20 +185,40 @@ def convolve_psf(cube: torch.Tensor, psf: torch.Tensor, boundary: str = "circula
 
 
 # --------------------------------------------------------------------------------------- projection
-def project(cube: torch.Tensor, srf: torch.Tensor) -> torch.Tensor:
-    """Camera signal ``rgb = C^T s`` per pixel, negatives clipped.
+def project(cube: torch.Tensor, srf: torch.Tensor | np.ndarray, clip: bool = True) -> torch.Tensor:
+    """Camera signal ``rgb = C^T s`` per pixel, negatives clipped (``clip=False``: the linear map).
 
     Args:
         cube: ``(N, bands, H, W)``.
-        srf: ``(bands, 3)`` camera response (columns R, G, B).
+        srf: ``(bands, 3)`` camera response (columns R, G, B), tensor or array.
+        clip: clip negative values at 0 (a sensor measures no negative light).
 
     Returns:
-        ``(N, 3, H, W)``, same dtype as ``cube``, values >= 0.
+        ``(N, 3, H, W)``, same dtype as ``cube`` (values >= 0 when ``clip``).
     """
     srf = torch.as_tensor(srf, dtype=cube.dtype, device=cube.device)
     if srf.ndim != 2 or srf.shape[0] != cube.shape[1]:
         raise ValueError(f"srf must be (bands={cube.shape[1]}, channels), got {tuple(srf.shape)}")
-    return torch.einsum("nbhw,bc->nchw", cube, srf).clamp_min(0)
+    rgb = torch.einsum("nbhw,bc->nchw", cube, srf)
+    return rgb.clamp_min(0) if clip else rgb
+
+
+def camera_signal(cube: torch.Tensor, srf: torch.Tensor | np.ndarray, psf: torch.Tensor | np.ndarray | None = None,
+                  boundary: str = "circular", clip: bool = True) -> torch.Tensor:
+    """The optics and the sensor's projection: ``C^T (PSF * x)`` per pixel (no noise, no ISP).
+
+    Args:
+        cube: ``(N, bands, H, W)`` radiance.
+        srf: ``(bands, 3)`` camera response.
+        psf: ``(bands, h, w)`` PSF stack (see ``convolve_psf``) or None; differentiable when a tensor.
+        boundary: PSF boundary handling (``RenderConfig.psf_boundary``).
+        clip: clip negative signal at 0 (as ``render_rgb`` does); ``False``: the linear map.
+
+    Returns:
+        ``(N, 3, H, W)``, same dtype as ``cube``.
+    """
+    x = cube if psf is None else convolve_psf(cube, torch.as_tensor(psf), boundary)
+    return project(x, srf, clip=clip)
 
 
 # -------------------------------------------------------------------------------------------- noise
@@ -306,9 +330,8 @@ class RenderResult:
             return self.dn / self.config.full_scale
         if mode != "minmax":
             raise ValueError(f"mode must be 'minmax' or 'fixed', got {mode!r}")
-        lo = self.dn.amin(dim=(1, 2, 3), keepdim=True)
-        hi = self.dn.amax(dim=(1, 2, 3), keepdim=True)
-        return torch.where(hi > lo, (self.dn - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(self.dn))
+        return minmax_normalise(self.dn, self.dn.amin(dim=(1, 2, 3), keepdim=True),
+                                self.dn.amax(dim=(1, 2, 3), keepdim=True))
 
 
 def render_rgb(cube: torch.Tensor, srf: torch.Tensor | np.ndarray, psf: torch.Tensor | np.ndarray | None = None,
@@ -330,10 +353,7 @@ def render_rgb(cube: torch.Tensor, srf: torch.Tensor | np.ndarray, psf: torch.Te
     """
     if cube.ndim == 3:
         cube = cube.unsqueeze(0)
-    x = cube
-    if psf is not None:
-        x = convolve_psf(x, torch.as_tensor(np.asarray(psf) if not torch.is_tensor(psf) else psf), config.psf_boundary)
-    signal = project(x, torch.as_tensor(srf))
+    signal = camera_signal(cube, srf, psf, config.psf_boundary)
     signal = add_noise(signal, config.npe, config.noise_type, config.div_factor_to_1pe, generator)
     dn, used_gain = expose_and_quantise(signal, config, gain)
     return RenderResult(dn=dn, signal=signal, gain=used_gain, config=config)

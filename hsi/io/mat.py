@@ -23,8 +23,11 @@ import scipy.io
 
 from .atomic import atomic_path
 
-DEFAULT_WAVELENGTHS_NM = np.arange(400.0, 701.0, 10.0)
-"""The 31 band centres of ARAD_1K and of the toolkit's format: 400-700 nm at 10 nm."""
+WAVELENGTHS_NM = np.arange(400.0, 701.0, 10.0)
+"""The 31 band centres (nm) of ARAD_1K and of the toolkit's format: 400-700 nm at 10 nm (the one home of
+this grid; ``hsi.optics.WAVELENGTHS_NM`` and ``hsi.camera`` import it)."""
+DEFAULT_WAVELENGTHS_NM = WAVELENGTHS_NM
+"""The same array under its older name (the default of the readers and writers)."""
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MATLAB_USERBLOCK = 512
@@ -66,6 +69,48 @@ def _wavelengths_to_nm(values: np.ndarray, path: Path) -> np.ndarray:
     return np.round(wl, 6)
 
 
+def _read_hdf5(path: Path, key: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(cube (bands, H, W), bands or None)`` of a v7.3 (HDF5) ``.mat`` file."""
+    bands = None
+    try:
+        with h5py.File(path, "r") as f:
+            if key not in f:
+                raise SpectralFileError(f"{path}: no variable {key!r} (found: {', '.join(sorted(f.keys())) or 'none'})")
+            dset = f[key]
+            if not isinstance(dset, h5py.Dataset):
+                raise SpectralFileError(f"{path}: {key!r} is not an array")
+            data = dset[()]
+            if "bands" in f and isinstance(f["bands"], h5py.Dataset):
+                bands = f["bands"][()]
+    except SpectralFileError:
+        raise
+    except Exception as exc:  # truncated / corrupt HDF5
+        raise SpectralFileError(f"{path}: unreadable HDF5/.mat v7.3 file ({type(exc).__name__}: {exc})") from None
+    arr = np.asarray(data)
+    if arr.ndim != 3:
+        raise SpectralFileError(f"{path}: {key!r} has shape {arr.shape}, expected 3 axes (H, W, bands)")
+    # h5py sees MATLAB's (H, W, bands) reversed: (bands, W, H)  ->  (bands, H, W)
+    cube = np.ascontiguousarray(arr.transpose(0, 2, 1))
+    return cube, bands
+
+
+def _read_v5(path: Path, key: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(cube (bands, H, W), bands or None)`` of a v5 ``.mat`` file (scipy)."""
+    try:
+        content = scipy.io.loadmat(str(path))
+    except Exception as exc:
+        raise SpectralFileError(f"{path}: not a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+    if key not in content:
+        found = [k for k in content if not k.startswith("__")]
+        raise SpectralFileError(f"{path}: no variable {key!r} (found: {', '.join(sorted(found)) or 'none'})")
+    arr = np.asarray(content[key])
+    if arr.ndim != 3:
+        raise SpectralFileError(f"{path}: {key!r} has shape {arr.shape}, expected 3 axes (H, W, bands)")
+    cube = np.ascontiguousarray(arr.transpose(2, 0, 1))  # scipy keeps MATLAB order (H, W, bands)
+    bands = content.get("bands")
+    return cube, bands
+
+
 def read_mat_cube(path: str | os.PathLike, key: str = "cube", expected_bands: int | None = 31,
                   wavelengths_nm: np.ndarray | None = DEFAULT_WAVELENGTHS_NM, check_values: bool = True
                   ) -> SpectralCube:
@@ -91,40 +136,7 @@ def read_mat_cube(path: str | os.PathLike, key: str = "cube", expected_bands: in
         raise SpectralFileError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise SpectralFileError(f"{path}: empty file")
-    bands = None
-    if is_hdf5(path):
-        try:
-            with h5py.File(path, "r") as f:
-                if key not in f:
-                    raise SpectralFileError(f"{path}: no variable {key!r} (found: {', '.join(sorted(f.keys())) or 'none'})")
-                dset = f[key]
-                if not isinstance(dset, h5py.Dataset):
-                    raise SpectralFileError(f"{path}: {key!r} is not an array")
-                data = dset[()]
-                if "bands" in f and isinstance(f["bands"], h5py.Dataset):
-                    bands = f["bands"][()]
-        except SpectralFileError:
-            raise
-        except Exception as exc:  # truncated / corrupt HDF5
-            raise SpectralFileError(f"{path}: unreadable HDF5/.mat v7.3 file ({type(exc).__name__}: {exc})") from None
-        arr = np.asarray(data)
-        if arr.ndim != 3:
-            raise SpectralFileError(f"{path}: {key!r} has shape {arr.shape}, expected 3 axes (H, W, bands)")
-        # h5py sees MATLAB's (H, W, bands) reversed: (bands, W, H)  ->  (bands, H, W)
-        cube = np.ascontiguousarray(arr.transpose(0, 2, 1))
-    else:
-        try:
-            content = scipy.io.loadmat(str(path))
-        except Exception as exc:
-            raise SpectralFileError(f"{path}: not a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
-        if key not in content:
-            found = [k for k in content if not k.startswith("__")]
-            raise SpectralFileError(f"{path}: no variable {key!r} (found: {', '.join(sorted(found)) or 'none'})")
-        arr = np.asarray(content[key])
-        if arr.ndim != 3:
-            raise SpectralFileError(f"{path}: {key!r} has shape {arr.shape}, expected 3 axes (H, W, bands)")
-        cube = np.ascontiguousarray(arr.transpose(2, 0, 1))  # scipy keeps MATLAB order (H, W, bands)
-        bands = content.get("bands")
+    cube, bands = _read_hdf5(path, key) if is_hdf5(path) else _read_v5(path, key)
     if cube.size == 0:
         raise SpectralFileError(f"{path}: {key!r} is empty (shape {cube.shape})")
     if not np.issubdtype(cube.dtype, np.number):

@@ -68,6 +68,32 @@ def read_rgb_raw(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(bgr.transpose(2, 0, 1)[::-1])
 
 
+def minmax_normalise(x, lo=None, hi=None):
+    """The paper's min-max input normalisation ``(x - lo) / (hi - lo)``; 0 wherever ``hi <= lo``.
+
+    The one implementation for every loader and renderer (numpy arrays and torch tensors alike).
+
+    Args:
+        x: raw values (numpy array or torch tensor, any shape), e.g. ``(3, H, W)`` DN or ``(N, 3, H, W)``.
+        lo, hi: the range; default ``x``'s min and max over all values. Scalars (e.g. the whole image's
+            range for a crop of it) or arrays/tensors broadcastable to ``x`` (e.g. ``(N, 1, 1, 1)`` per
+            image). The divisor is clamped at 1e-12.
+
+    Returns:
+        Same type, shape and dtype as ``x`` (values in [0, 1] when ``lo``/``hi`` are ``x``'s own range).
+    """
+    if lo is None or hi is None:
+        lo, hi = float(x.min()), float(x.max())
+    if np.isscalar(lo) and np.isscalar(hi):
+        if not hi > lo:
+            return np.zeros_like(x) if isinstance(x, np.ndarray) else x.new_zeros(x.shape)
+        return (x - lo) / max(hi - lo, 1e-12)
+    if isinstance(x, np.ndarray):
+        return np.where(hi > lo, (x - lo) / np.maximum(hi - lo, 1e-12), np.zeros_like(x))
+    import torch
+    return torch.where(hi > lo, (x - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(x))
+
+
 def normalise_rgb(rgb: np.ndarray, mode: str = "minmax", max_value: float | None = None) -> np.ndarray:
     """Scale raw RGB values to float32 for a network.
 
@@ -79,8 +105,7 @@ def normalise_rgb(rgb: np.ndarray, mode: str = "minmax", max_value: float | None
     """
     x = np.asarray(rgb, dtype=np.float32)
     if mode == "minmax":
-        lo, hi = float(x.min()), float(x.max())
-        return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+        return minmax_normalise(x)
     if mode == "fixed":
         if max_value is None:
             max_value = 65535.0 if np.asarray(rgb).dtype == np.uint16 else 255.0

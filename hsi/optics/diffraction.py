@@ -37,6 +37,8 @@ from typing import Callable
 
 import numpy as np
 
+from hsi.io.mat import WAVELENGTHS_NM  # the 31 band centres of the cubes, 400-700 nm in 10 nm steps
+
 __all__ = [
     "SENSOR_PITCH_UM", "WAVELENGTHS_NM", "ENERGY_FRACTION",
     "na_from_f_number", "oversampling", "subsample_positions_um", "bin_subsamples", "pupil_coordinates",
@@ -46,8 +48,6 @@ __all__ = [
 
 #: Pixel pitch of the paper's camera, Basler a2A5320-23ucBAS (Sony IMX542), in um.
 SENSOR_PITCH_UM = 2.74
-#: The 31 band centres of the cubes, 400-700 nm in 10 nm steps.
-WAVELENGTHS_NM = np.arange(400.0, 701.0, 10.0)
 #: Each shipped kernel keeps at least this fraction of each band's energy.
 ENERGY_FRACTION = 0.99
 

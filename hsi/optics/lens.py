@@ -59,7 +59,7 @@ PRESCRIPTION = {
 DEFAULTS = dict(focal_length_mm=50.0, f_number=1.8, n_rays=129, n_rho=1024, efl_wavelength_nm=587.6,
                 focus_weighting="photopic")
 
-#: CIE 1924 photopic luminous efficiency V(lambda), 400-700 nm in 10 nm steps (CIE 018:2019 table;
+#: CIE 1924 photopic luminous efficiency V(lambda) at ``WAVELENGTHS_NM`` (400-700 nm in 10 nm steps) (CIE 018:2019 table;
 #: identical to colour-science's ``SDS_LEFS['CIE 1924 Photopic Standard Observer']``).
 PHOTOPIC_V = np.array([0.000396, 0.00121, 0.004, 0.0116, 0.023, 0.038, 0.06, 0.09098, 0.13902, 0.20802, 0.323,
                        0.503, 0.71, 0.862, 0.954, 0.99495, 0.995, 0.952, 0.87, 0.757, 0.631, 0.503, 0.381, 0.265,
@@ -72,7 +72,7 @@ def focus_weights(wavelengths_nm, weighting: str) -> np.ndarray:
     if weighting == "equal":
         w = np.ones_like(wl)
     elif weighting == "photopic":
-        w = np.interp(wl, np.arange(400.0, 701.0, 10.0), PHOTOPIC_V)
+        w = np.interp(wl, WAVELENGTHS_NM, PHOTOPIC_V)
     else:
         raise ValueError(f"focus weighting must be 'photopic' or 'equal', got {weighting!r}")
     return w / w.sum()

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi.io.atomic import atomic_path, atomic_write_json
+from hsi.layout import NO_PSF, is_no_psf
 
 from .diffraction import WAVELENGTHS_NM
 
@@ -33,8 +34,8 @@ __all__ = ["PSF", "PSFError", "PSFNotFoundError", "load_psf", "list_psfs", "save
 
 #: Key of the kernel array inside a PSF ``.npz`` (the paper's).
 PSF_KEY = "PSFs"
-#: Names meaning "no PSF".
-NO_PSF_NAMES = (None, "", "None", "none")
+#: Names meaning "no PSF" (kept for importers; the test is ``hsi.layout.is_no_psf``).
+NO_PSF_NAMES = (None, "", NO_PSF, NO_PSF.lower())
 #: Negative values down to ``-NEGATIVE_TOLERANCE * max(band)`` are numerical noise and clipped to 0.
 NEGATIVE_TOLERANCE = 1e-6
 
@@ -187,7 +188,7 @@ def load_psf(name_or_path: str | os.PathLike | None, psf_dir: str | os.PathLike 
         PSFError: missing ``PSFs`` key, wrong shape or band count, NaN/Inf, negative values, a band
             without energy, or an unreadable file.
     """
-    if name_or_path is None or (isinstance(name_or_path, str) and name_or_path.strip() in NO_PSF_NAMES):
+    if is_no_psf(name_or_path):
         return None
     path = _resolve(name_or_path, psf_dir)
     meta = _load_meta(path)

@@ -1,9 +1,10 @@
 """On-the-fly metamer rendering inside the training step (on the GPU when there is one).
 
 Per patch: a random alpha (uniform in ``alpha_range``), the metamer of the cube patch (``clip`` or
-``exact``), then the same image formation as the on-disk data (``hsi.render.render_rgb``: PSF, projection, noise,
-exposure with the full image's gain, quantisation) and the paper's min-max input normalisation with
-the full image's range. The target is the metamer cube (as in the paper's on-the-fly trainer).
+``exact``), then the same image formation as the on-disk data (``ImagingSystem.render``, i.e.
+``hsi.render.render_rgb``: PSF, projection, noise, exposure with the full image's gain, quantisation)
+and the paper's min-max input normalisation with the full image's range (``scene_stats``). The target is
+the metamer cube (as in the paper's on-the-fly trainer).
 
 The PSF is applied to the patch plus a margin of real image context (``margin`` pixels on each side,
 read by the data path) and cropped back, so the patch's border sees its true neighbourhood instead of
@@ -11,15 +12,22 @@ wrap-around or zeros; centring is exact (the paper's circular one-pixel shift is
 the margin covers the PSF's half-extent (``psf_margin``), the convolution is done periodically at the
 size of the patch with its margin: whatever wraps around lands in the margin only, so the cropped patch
 equals a linear (zero-padded) convolution of the whole image there, at a fraction of the FFT cost.
+The two settings derived from the run's ``RenderConfig`` live here only: the full-image statistics
+render noiselessly with a linear boundary (``scene_stats``); the patches with the boundary the margin
+allows (``OnTheFlyRenderer``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import Sequence
 
+import numpy as np
 import torch
 
-from hsi.metamer import make_metamer, random_alpha
-from hsi.render import RenderConfig, render_rgb
+from hsi.data import SceneStats
+from hsi.imaging import as_system
+from hsi.io.rgb import minmax_normalise
+from hsi.metamer import random_alpha
+from hsi.render import RenderConfig
 
 
 def psf_margin(psf: torch.Tensor | None) -> int:
@@ -27,38 +35,71 @@ def psf_margin(psf: torch.Tensor | None) -> int:
     return 0 if psf is None else int(max(psf.shape[-2:]) // 2)
 
 
-@dataclass
+def scene_stats(pairs: Sequence, cache, system, psf=None, config: RenderConfig | None = None,
+                device: torch.device | str | None = None) -> dict[str, SceneStats]:
+    """Exposure gain and DN range of a noiseless, linear-boundary render of each full original scene.
+
+    Args:
+        pairs: ``hsi.data.ScenePair`` s (their ``cube_path`` is read through ``cache``).
+        cache: ``hsi.data.SceneCache``.
+        system: ``ImagingSystem`` (or the older ``srf, psf, config``).
+        device: where to render (default the system's).
+
+    Returns:
+        ``{pair.key: SceneStats(gain, dn_min, dn_max)}``.
+    """
+    noiseless = as_system(system, psf, config, torch.float32).with_config(npe=0, psf_boundary="linear")
+    noiseless = noiseless.to(noiseless.device if device is None else device)
+    stats = {}
+    for pair in pairs:
+        cube = torch.from_numpy(np.array(cache.cube(pair.cube_path), dtype=np.float32))[None].to(noiseless.device)
+        res = noiseless.render(cube)
+        stats[pair.key] = SceneStats(float(res.gain[0]), float(res.dn.min()), float(res.dn.max()))
+    return stats
+
+
 class OnTheFlyRenderer:
     """Turns a batch of cube patches (with context margin) into ``(rgb, target)`` on ``device``.
 
-    Attributes:
-        srf: ``(31, 3)`` camera response.
-        psf: ``(31, h, w)`` or None.
-        config: the rendering settings of the on-disk data (noise, exposure target, quantisation).
+    ``OnTheFlyRenderer(system, metamer_mode=..., alpha_range=..., margin=..., seed=..., device=...)``;
+    the older ``OnTheFlyRenderer(srf, psf, config, metamer_mode, alpha_range, margin, seed, device)``
+    still works.
+
+    Args:
+        system: ``hsi.imaging.ImagingSystem`` with the rendering settings of the on-disk data (noise,
+            exposure target, quantisation); its PSF boundary is set from the margin. Its optical element
+            is shared (moved to ``device`` in place).
         metamer_mode: ``clip`` or ``exact``.
         alpha_range: (low, high) of the uniform alpha.
         margin: context pixels per side in the incoming patches.
         seed: seeds the alpha and noise generators (their states are checkpointed by the engine).
+        device: where to render (default: the system's device).
     """
 
-    srf: torch.Tensor
-    psf: torch.Tensor | None
-    config: RenderConfig
-    metamer_mode: str = "clip"
-    alpha_range: tuple[float, float] = (-1.0, 2.0)
-    margin: int = 0
-    seed: int = 0
-    device: str | torch.device = "cpu"
-
-    def __post_init__(self):
-        self.device = torch.device(self.device)
-        self.srf = torch.as_tensor(self.srf, dtype=torch.float32).to(self.device)
-        self.psf = None if self.psf is None else torch.as_tensor(self.psf, dtype=torch.float32).to(self.device)
+    def __init__(self, system, psf=None, config: RenderConfig | None = None, metamer_mode: str = "clip",
+                 alpha_range: tuple[float, float] = (-1.0, 2.0), margin: int = 0, seed: int = 0,
+                 device: str | torch.device | None = None):
+        system = as_system(system, psf, config, torch.float32)
+        self.device = torch.device(system.device if device is None else device)
+        self.metamer_mode, self.alpha_range, self.margin, self.seed = metamer_mode, alpha_range, margin, seed
         # the context margin replaces the paper's wrap-around (see the module docstring)
-        covered = self.psf is not None and self.margin >= psf_margin(self.psf)
-        self.config = replace(self.config, psf_boundary="periodic" if covered else "linear")
+        kernel = system.psf()
+        covered = kernel is not None and self.margin >= psf_margin(kernel)
+        self.system = system.with_config(psf_boundary="periodic" if covered else "linear").to(self.device)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(self.seed) + 7919)
+
+    @property
+    def config(self) -> RenderConfig:
+        return self.system.config
+
+    @property
+    def srf(self) -> torch.Tensor:
+        return self.system.srf
+
+    @property
+    def psf(self) -> torch.Tensor | None:
+        return self.system.psf()
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
@@ -71,14 +112,13 @@ class OnTheFlyRenderer:
         cube = batch["cube"].to(self.device, non_blocking=True).float()
         n = cube.shape[0]
         alpha = random_alpha(n, *self.alpha_range, generator=self.generator, device=self.device)
-        metamer = make_metamer(cube, self.srf, alpha, mode=self.metamer_mode).cube
+        metamer = self.system.metamer(cube, alpha, mode=self.metamer_mode).cube
         gain = batch["gain"].to(self.device, non_blocking=True)
         # the one rendering path of the on-disk data, on the patch with its context, then cropped
-        dn = render_rgb(metamer, self.srf, self.psf, self.config, generator=self.generator, gain=gain).dn
+        dn = self.system.render(metamer, generator=self.generator, gain=gain).dn
         m = self.margin
         if m:
             dn, metamer = dn[..., m:-m, m:-m], metamer[..., m:-m, m:-m]
         lo = batch["dn_min"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
         hi = batch["dn_max"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
-        rgb = (dn - lo) / (hi - lo).clamp_min(1e-12)
-        return rgb.contiguous(), metamer.contiguous()
+        return minmax_normalise(dn, lo, hi).contiguous(), metamer.contiguous()
