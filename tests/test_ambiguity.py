@@ -3,6 +3,7 @@ optics, and the metamer/ambiguity.py script on a tiny dataset."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from hsi.metrics import mrae_per_image, rmse_per_image, sam_per_image
 from hsi.optics import load_psf
 
 PSF_NAME = "double_gauss_50mm_F1.8"
+PSF_DIR = Path(__file__).resolve().parents[1] / "PSFs"
 
 
 def _linprog_range(srf: np.ndarray, y: np.ndarray, u: float, band: int) -> tuple[float, float]:
@@ -163,7 +165,7 @@ def test_pair_bound_zero_pixels():
 # ------------------------------------------------------------------------- metamers through optics
 @pytest.fixture(scope="module")
 def double_gauss():
-    return torch.from_numpy(load_psf(PSF_NAME, "PSFs").kernel)
+    return torch.from_numpy(load_psf(PSF_NAME, PSF_DIR).kernel)
 
 
 @pytest.mark.parametrize("boundary", ["circular", "periodic"])
@@ -203,3 +205,65 @@ def test_exact_optics_with_a_delta_psf_is_exact_mode(basler_srf, boundary, size)
 def test_exact_optics_refuses_linear_boundary(smooth_cube, basler_srf, double_gauss):
     with pytest.raises(ValueError, match="periodic boundary"):
         metamer_through_optics(smooth_cube, basler_srf, double_gauss, boundary="linear")
+
+
+# ------------------------------------------------------------------------------------------ the script
+def _script_main(argv):
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "metamer" / "ambiguity.py"
+    spec = importlib.util.spec_from_file_location("ambiguity_script", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main(argv)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    from _tiny_data import make_tiny_dataset
+    return make_tiny_dataset(tmp_path_factory.mktemp("amb_data"), n_train=1, n_valid=2, size=32)
+
+
+@pytest.mark.parametrize("psf_name", ["None", PSF_NAME])
+def test_script_writes_json_table_and_figure(tiny_root, tmp_path, psf_name):
+    out = tmp_path / "out"
+    argv = ["--dataset_path", str(tiny_root), "--dataset_name", "SYNTH", "--psf_name", psf_name,
+            "--psf_path", str(PSF_DIR), "--pixels_per_scene", "40", "--figure_scenes", "1", "--out_dir", str(out),
+            "--device", "cpu"]
+    assert _script_main(argv) == 0
+    rec = json.loads((out / "ambiguity.json").read_text())
+    assert rec["metamer_mode"] == ("exact" if psf_name == "None" else "exact_optics")
+    assert rec["scenes_total"] == 2 and set(rec["scenes"]) == {"scene_01", "scene_02"}
+    assert rec["options"]["pixels_per_scene"] == 40 and "versions" in rec and "command" in rec
+    for name in ("RMSE", "SAM", "MRAE"):
+        per = [rec["scenes"][s]["pair_bound"][name] for s in rec["scenes"]]
+        assert rec["pair_bound"][name] == pytest.approx(np.mean(per)) and min(per) > 0
+    br = rec["band_range"]
+    assert br["pixels"] == 80 and br["infeasible_pixels"] == 0
+    assert 0 < br["widest_mean"] <= br["widest_p95"] + 1e-12 <= 1 + 1e-9
+    assert br["worst_case_error_mean"] == pytest.approx(br["widest_mean"] / 2)
+    assert 0 < br["band_mean_range_mean"] <= br["widest_mean"] and len(br["range_per_band_mean"]) == 31
+    for s in rec["scenes"].values():
+        assert s["metamer"]["rgb_rel_dev"] <= 1e-6
+    table = (out / "ambiguity.md").read_text()
+    assert table.startswith("| dataset |") and f"| {psf_name} |" in table and f"{rec['pair_bound']['RMSE']:.4f}" in table
+    assert rec["figures"] == ["figures/scene_01.png"]
+    assert (out / "figures" / "scene_01.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if psf_name != "None":
+        return
+    # same seed, same pixels: the sampled statistics are reproducible
+    assert _script_main(argv[:-4] + ["--figure_scenes", "0", "--out_dir", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "ambiguity.json").read_text())
+    assert again["band_range"] == br
+
+
+def test_script_errors(tiny_root, tmp_path, capsys):
+    base = ["--dataset_path", str(tiny_root), "--out_dir", str(tmp_path / "x"), "--device", "cpu"]
+    assert _script_main(base + ["--dataset_name", "NOPE"]) == 2
+    assert "error: unknown dataset" in capsys.readouterr().err
+    assert _script_main(base + ["--dataset_name", "SYNTH", "--psf_name", "no_such_psf", "--psf_path", str(PSF_DIR)]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert _script_main(base + ["--dataset_name", "SYNTH", "--pixels_per_scene", "0"]) == 2
+    assert "error: pixels_per_scene" in capsys.readouterr().err
+    assert _script_main(["--dataset_path", str(tmp_path), "--dataset_name", "SYNTH"]) == 2
+    assert "Train_Spec" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
