@@ -126,7 +126,7 @@ class BandRanges:
         return self.hi - self.lo
 
 
-def band_ranges(signal: torch.Tensor, srf: torch.Tensor, upper, chunk: int = 1024,
+def band_ranges(signal: torch.Tensor, srf: torch.Tensor, upper, chunk: int | None = None,
                 feasibility_tol: float = FEASIBILITY_TOL, strict: bool = False) -> BandRanges:
     """Exact range of each band over the metamer set ``{x : C^T x = signal, 0 <= x <= upper}``.
 
@@ -135,10 +135,13 @@ def band_ranges(signal: torch.Tensor, srf: torch.Tensor, upper, chunk: int = 102
     pixel chunk and a minimum, exact up to float64 rounding.
 
     Args:
-        signal: ``(P, k)`` linear camera signals ``C^T s`` (before noise and exposure).
+        signal: ``(P, k)`` linear camera signals ``C^T s`` (before noise and exposure); pass float64 for
+            exactness: float32 rounding (~1e-7 relative) is amplified up to ~1e-5 for spectra on the
+            boundary of the set (e.g. many bands at 0 or ``upper``).
         srf: ``(bands, k)`` camera response ``C`` (rank k).
         upper: the bound ``u`` on every band, scalar or ``(P,)`` (> 0).
-        chunk: pixels per matrix product (memory: ``chunk * 2 * bands * 436 * 8`` bytes for 31x3).
+        chunk: pixels per matrix product (memory: ``chunk * 2 * bands * 436 * 8`` bytes for 31x3);
+            default 256 on CPU (cache-friendly), 8192 on a GPU.
         feasibility_tol: a signal outside the set of possible signals by more than this, relative to
             ``upper * sum_b |C_b|``, is infeasible.
         strict: raise ``ValueError`` on an infeasible signal instead of reporting it.
@@ -153,6 +156,8 @@ def band_ranges(signal: torch.Tensor, srf: torch.Tensor, upper, chunk: int = 102
         raise ValueError("the camera response is degenerate (rank < channels)")
     y = signal.to(torch.float64)
     u = _upper_rows(upper, y)
+    if chunk is None:
+        chunk = 256 if y.device.type == "cpu" else 8192
     violation = feasibility_violation(y, c, u)
     feasible = violation <= feasibility_tol * u * c.norm(dim=1).sum()
     if strict and not bool(feasible.all()):
@@ -305,8 +310,70 @@ def _gram_pinv(p: torch.Tensor, c: torch.Tensor, rtol: float) -> torch.Tensor:
     return torch.einsum("hfkj,hfj,hflj->hfkl", evecs, inv, evecs).to(torch.complex128)
 
 
+@dataclass
+class _OpticsProblem:
+    """The ``exact_optics`` problem in one precision: target ``m``, bounds, transfer ``p (bands, H, Wf)``,
+    camera ``c (bands, k)`` (complex), ``(A A^*)^+`` per frequency, and the target signal ``b_hat``."""
+
+    m: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+    p: torch.Tensor
+    c: torch.Tensor
+    g_pinv: torch.Tensor
+    b_hat: torch.Tensor
+    peak: torch.Tensor
+
+    def to(self, real: torch.dtype) -> "_OpticsProblem":
+        cplx = torch.complex64 if real == torch.float32 else torch.complex128
+        return _OpticsProblem(*(v.to(real) if not v.is_complex() else v.to(cplx) for v in
+                                (self.m, self.lo, self.hi, self.p, self.c, self.g_pinv, self.b_hat)),
+                              peak=self.peak)
+
+    def forward(self, x_hat: torch.Tensor) -> torch.Tensor:      # (N, bands, H, Wf) -> (N, k, H, Wf)
+        return torch.einsum("bk,nbhf->nkhf", self.c, self.p * x_hat)
+
+    def primal(self, lam_hat: torch.Tensor) -> torch.Tensor:     # x(lam) = clip(m + A^* lam, lo, hi)
+        size = self.m.shape[-2:]
+        back = torch.fft.irfft2(self.p.conj() * torch.einsum("bk,nkhf->nbhf", self.c, lam_hat), s=size)
+        return torch.clamp(self.m + back, self.lo, self.hi)
+
+    def residual(self, r_hat: torch.Tensor) -> torch.Tensor:     # (N,) max |signal residual| / peak
+        return torch.fft.irfft2(r_hat, s=self.m.shape[-2:]).abs().amax(dim=(1, 2, 3)).double() / self.peak
+
+
+def _dual_ascent(prob: _OpticsProblem, lam: torch.Tensor, tol: float, max_iter: int, check_every: int,
+                 accelerate: bool):
+    """Preconditioned dual ascent (with Nesterov momentum and gradient restart when ``accelerate``) from
+    ``lam``; returns ``(x, lam, iterations, residual)`` when every image's residual is <= ``tol``."""
+    mu, t = lam, 1.0
+    it = 0
+    while True:
+        it += 1
+        x = prob.primal(mu)
+        r_hat = prob.b_hat - prob.forward(torch.fft.rfft2(x))
+        if it == 1 or it % check_every == 0 or it >= max_iter:
+            residual = prob.residual(r_hat)
+            if bool((residual <= tol).all()) or it >= max_iter:
+                return x, mu, it, residual
+        lam_new = mu + torch.einsum("hfkl,nlhf->nkhf", prob.g_pinv, r_hat)
+        if accelerate:
+            if float((r_hat.conj() * (lam_new - lam)).real.sum()) < 0:   # momentum points downhill
+                t = 1.0
+            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+            mu = lam_new + ((t - 1) / t_new) * (lam_new - lam)
+            t = t_new
+        else:
+            mu = lam_new
+        lam = lam_new
+
+
+FLOAT32_RESIDUAL = 1e-6
+"""``metamer_through_optics`` iterates in float32 down to this residual (its floor is ~1e-7), then in float64."""
+
+
 def metamer_through_optics(cube: torch.Tensor, srf: torch.Tensor, psf: torch.Tensor, alpha=0.0, upper=None,
-                           boundary: str = "circular", tol: float = 1e-7, max_iter: int = 3000,
+                           boundary: str = "circular", tol: float = 5e-7, max_iter: int = 3000,
                            check_every: int = 5, accelerate: bool = True, rank_rtol: float = 1e-12
                            ) -> OpticsMetamerResult:
     """``exact_optics`` metamer: ``argmin ||x - m||`` s.t. ``C^T(PSF * x) = C^T(PSF * s)``, ``lo <= x <= hi``.
@@ -318,7 +385,8 @@ def metamer_through_optics(cube: torch.Tensor, srf: torch.Tensor, psf: torch.Ten
     gradient is the signal residual, and the step is preconditioned by ``(A A^*)^+``, a 3x3 solve per
     spatial frequency (rfft2; ``A(f) = C^T diag(P(f))``, pseudo-inverse where it loses rank). Without
     ``accelerate`` this is Dykstra's alternating projection between the affine set and the box; with it,
-    Nesterov momentum with adaptive restart. With a delta PSF it solves ``metamer_exact``'s problem.
+    Nesterov momentum with adaptive restart. The iterations run in float32 down to ``FLOAT32_RESIDUAL``,
+    then in float64 down to ``tol``. With a delta PSF it solves ``metamer_exact``'s problem.
 
     Args:
         cube: ``(N, bands, H, W)`` originals (or ``(bands, H, W)``).
@@ -327,7 +395,7 @@ def metamer_through_optics(cube: torch.Tensor, srf: torch.Tensor, psf: torch.Ten
         alpha: scalar or ``(N,)``; upper: scalar or ``(N,)`` (default each image's maximum).
         boundary: ``"circular"`` (the paper's) or ``"periodic"``.
         tol: stop when every image's ``residual`` (see ``OpticsMetamerResult``) is <= ``tol``.
-        max_iter: iterations at most; check_every: residual check interval (iterations).
+        max_iter: iterations at most (both phases); check_every: residual check interval (iterations).
         rank_rtol: relative eigenvalue threshold of the per-frequency pseudo-inverse.
     """
     if cube.ndim == 3:
@@ -340,39 +408,17 @@ def metamer_through_optics(cube: torch.Tensor, srf: torch.Tensor, psf: torch.Ten
     clipped = ((m < lo) | (m > hi)).to(torch.float64).mean(dim=(1, 2, 3))
     p = psf_transfer(torch.as_tensor(psf).to(cube.device), (h, w), boundary)    # (bands, H, Wf)
     cz = c.to(torch.complex128)
-
-    def forward(x_hat):                                   # (N, bands, H, Wf) -> (N, k, H, Wf)
-        return torch.einsum("bk,nbhf->nkhf", cz, p * x_hat)
-
-    def adjoint(l_hat):                                   # (N, k, H, Wf) -> (N, bands, H, Wf)
-        return p.conj() * torch.einsum("bk,nkhf->nbhf", cz, l_hat)
-
-    g_pinv = _gram_pinv(p, c, rank_rtol)
-    target = forward(torch.fft.rfft2(s))
+    target = torch.einsum("bk,nbhf->nkhf", cz, p * torch.fft.rfft2(s))
     peak = torch.fft.irfft2(target, s=(h, w)).abs().amax(dim=(1, 2, 3)).clamp_min(1e-300)
+    prob = _OpticsProblem(m, lo, hi, p, cz, _gram_pinv(p, c, rank_rtol), target, peak)
     lam = torch.zeros_like(target)
-    mu, t = lam, 1.0
-    residual = torch.full((n,), float("inf"), dtype=torch.float64, device=cube.device)
-    it = 0
-    while True:
-        it += 1
-        x = torch.minimum(torch.maximum(m + torch.fft.irfft2(adjoint(mu), s=(h, w)), lo), hi)
-        r_hat = target - forward(torch.fft.rfft2(x))
-        if it == 1 or it % check_every == 0 or it >= max_iter:
-            residual = torch.fft.irfft2(r_hat, s=(h, w)).abs().amax(dim=(1, 2, 3)) / peak
-            if bool((residual <= tol).all()) or it >= max_iter:
-                break
-        lam_new = mu + torch.einsum("hfkl,nlhf->nkhf", g_pinv, r_hat)
-        if accelerate:
-            if float((r_hat.conj() * (lam_new - lam)).real.sum()) < 0:   # momentum points downhill
-                t = 1.0
-            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            mu = lam_new + ((t - 1) / t_new) * (lam_new - lam)
-            t = t_new
-        else:
-            mu = lam_new
-        lam = lam_new
-    return _optics_result(cube, c, p, x, target, peak, alpha, clipped, it, residual, tol)
+    iterations = 0
+    if tol < FLOAT32_RESIDUAL:
+        _, lam32, iterations, _ = _dual_ascent(prob.to(torch.float32), lam.to(torch.complex64), FLOAT32_RESIDUAL,
+                                               max_iter, check_every, accelerate)
+        lam = lam32.to(torch.complex128)
+    x, _, it, residual = _dual_ascent(prob, lam, tol, max(1, max_iter - iterations), check_every, accelerate)
+    return _optics_result(cube, c, p, x, target, peak, alpha, clipped, iterations + it, residual, tol)
 
 
 def _optics_result(cube, c, p, x64, target, peak, alpha, clipped, iterations, residual, tol) -> OpticsMetamerResult:

@@ -98,11 +98,11 @@ def _errors(y, s, m):
             "MRAE": (mrae_per_image(y, s), mrae_per_image(y, m))}
 
 
-def _adversary(s, m, metric: str, steps: int = 150) -> torch.Tensor:
+def _adversary(s, m, metric: str, steps: int = 60) -> torch.Tensor:
     """A prediction optimised by gradient descent to minimise max(err(y, s), err(y, m))."""
     fn = {"RMSE": rmse_per_image, "SAM": sam_per_image, "MRAE": mrae_per_image}[metric]
     y = ((s + m) / 2 + 0.01).clone().requires_grad_(True)
-    opt = torch.optim.Adam([y], lr=3e-3)
+    opt = torch.optim.Adam([y], lr=5e-3)
     for _ in range(steps):
         opt.zero_grad()
         loss = torch.maximum(fn(y, s), fn(y, m)).sum()
