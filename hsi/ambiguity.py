@@ -398,6 +398,8 @@ def metamer_through_optics(cube: torch.Tensor, srf: torch.Tensor, psf: torch.Ten
         max_iter: iterations at most (both phases); check_every: residual check interval (iterations).
         rank_rtol: relative eigenvalue threshold of the per-frequency pseudo-inverse.
     """
+    if psf is None:
+        raise ValueError("metamer_through_optics needs a PSF; without one use hsi.metamer's exact mode")
     if cube.ndim == 3:
         cube = cube.unsqueeze(0)
     n, b, h, w = cube.shape
