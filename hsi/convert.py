@@ -32,8 +32,9 @@ from typing import Callable
 
 import numpy as np
 
-from hsi.datasets import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, SplitListError, get_dataset_spec, read_split_list,
-                          shipped_split_dir, split_list_path)
+from hsi.datasets import SplitListError, get_dataset_spec, read_split_list, shipped_split_dir
+from hsi.layout import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, conversion_manifest_path, is_variant_dir, spec_path,
+                        split_list_path, variant_file_counts)
 from hsi.io import DEFAULT_WAVELENGTHS_NM, SpectralFileError, atomic_write_json, provenance, read_mat_cube, write_mat_cube
 from hsi.io.mat import is_hdf5
 
@@ -226,7 +227,7 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
     t0 = time.perf_counter()
     bar = tqdm(scenes, desc=f"{key}", unit="scene", disable=not progress)
     for scene, src in bar:
-        out = dest / SPEC_DIR / f"{scene}.mat"
+        out = spec_path(dest, scene)
         if scene in fmt.skip_scenes:
             report.skipped_by_rule.append(scene)
             continue
@@ -257,7 +258,7 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
                 report.missing_from_splits += [n for n in read_split_list(path) if n not in have]
             except SplitListError as exc:
                 warn(str(exc))
-    manifest_path = dest / "conversion_manifest.json"
+    manifest_path = conversion_manifest_path(dest)
     atomic_write_json(manifest_path, provenance(
         kind=f"{key} conversion", dataset=key, dataset_root=str(root.resolve()), dest_root=str(dest.resolve()),
         conversion=fmt.description, converted=report.converted, skipped_existing=len(report.skipped_existing),
@@ -454,10 +455,8 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
             if shp and rgb.shape[1:] != shp[1:]:
                 rep.errors.append(f"{f}: RGB size {rgb.shape[1:]} differs from its cube's {shp[1:]}")
     # generated metamer folders
-    for g in sorted(p for p in path.iterdir() if p.is_dir() and (p / "Train_Metamer_Spec").is_dir()):
-        rep.generated[g.name] = {"metamer_spec": len(list((g / "Train_Metamer_Spec").glob("*_metamer.mat"))),
-                                 "rgb": len(list((g / "Train_Metamer_RGB").glob("*.*")))
-                                 if (g / "Train_Metamer_RGB").is_dir() else 0}
+    for g in sorted(p for p in path.iterdir() if p.is_dir() and is_variant_dir(p)):
+        rep.generated[g.name] = variant_file_counts(g)
     if pca and samples:
         rep.pca = spectral_pca(np.concatenate(samples))
     return rep

@@ -413,14 +413,15 @@ def build_synth_dataset(root: str | os.PathLike, config: SynthConfig = SynthConf
     from tqdm import tqdm
 
     from hsi.camera import load_camera
-    from hsi.datasets import RGB_DIR, SPEC_DIR, get_dataset_spec, write_split_lists
+    from hsi.datasets import get_dataset_spec, write_split_lists
+    from hsi.layout import dataset_rgb_path, spec_path, synth_manifest_path
     from hsi.io import atomic_write_json, provenance, write_mat_cube, write_rgb
     from hsi.render import RenderConfig, render_rgb
 
     root = Path(root)
     settings = {"generator_version": SYNTH_VERSION, "seed": config.seed, "size": list(config.size),
                 "camera": config.camera, "jpeg_quality": config.jpeg_quality}
-    manifest_path = root / "synth_manifest.json"
+    manifest_path = synth_manifest_path(root)
     old_scenes: dict = {}
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text())
@@ -442,7 +443,7 @@ def build_synth_dataset(root: str | os.PathLike, config: SynthConfig = SynthConf
     scenes, built = [], 0
     for i in tqdm(range(config.num_scenes), desc="SYNTH", unit="scene", disable=not progress):
         name = scene_name(i)
-        mat, jpg = root / SPEC_DIR / f"{name}.mat", root / RGB_DIR / f"{name}.jpg"
+        mat, jpg = spec_path(root, name), dataset_rgb_path(root, name, "jpg")
         if not overwrite and mat.is_file() and jpg.is_file() and name in old_scenes:
             scenes.append(old_scenes[name])
             continue
