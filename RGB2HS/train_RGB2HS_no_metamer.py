@@ -7,14 +7,13 @@ made by ``metamer/generate_metamers.py``. Run folder:
 """
 import argparse
 
-from hsi.train.cli import add_rgb2hs_args
-from hsi.train.experiments import run_rgb2hs_training
+from hsi.train.cli import add_rgb2hs_args, train_main
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_rgb2hs_args(ap, "./RGB2HS/train_exp", wandb_default=False, percent=True, data_join=True)
-    run_rgb2hs_training(ap.parse_args(argv), "no_metamer")
+    add_rgb2hs_args(ap, "no_metamer")
+    train_main(ap.parse_args(argv), "no_metamer")
 
 
 if __name__ == "__main__":

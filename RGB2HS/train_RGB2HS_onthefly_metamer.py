@@ -7,13 +7,12 @@ Run folder: ``<result_root>/OnTheFly_metamer_<loss>_<noise><npe>_<psf>_<method>_
 """
 import argparse
 
-from hsi.train.cli import add_rgb2hs_args, str2bool
-from hsi.train.experiments import run_rgb2hs_training
+from hsi.train.cli import add_rgb2hs_args, str2bool, train_main
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_rgb2hs_args(ap, "./RGB2HS/train_exp_onthefly_metamer", wandb_default=False, percent=False, data_join=False)
+    add_rgb2hs_args(ap, "onthefly")
     ap.add_argument("--srf_path", default="./resources/A2a5320-23ucBAS_gain.npz",
                     help="camera response (.npz in the paper's format, .csv, or a camera name); the paper's "
                          "default path means the shipped Basler camera")
@@ -26,7 +25,7 @@ def main(argv=None):
     ap.add_argument("--alpha_max", type=float, default=2.0)
     ap.add_argument("--quantize", default="truncate", choices=["truncate", "round", "none"],
                     help="as the on-disk data was generated")
-    run_rgb2hs_training(ap.parse_args(argv), "onthefly")
+    train_main(ap.parse_args(argv), "onthefly")
 
 
 if __name__ == "__main__":

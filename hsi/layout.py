@@ -55,9 +55,15 @@ MSTPP_RUN_ROOT = "./MST_plus_plus_code/train_exp/"
 """The MST++ recipe's default ``--outf``."""
 
 
+def is_unset(value) -> bool:
+    """True for ``None``, ``""``, ``"None"`` and ``"none"``: how the command lines spell an absent
+    name (no PSF, no checkpoint to start from)."""
+    return value is None or str(value).strip().lower() in _NO_PSF_SPELLINGS + (NO_PSF.lower(),)
+
+
 def is_no_psf(psf_name) -> bool:
     """True for ``None``, ``""``, ``"None"`` and ``"none"``: the spellings of "no PSF"."""
-    return psf_name is None or str(psf_name).strip().lower() in _NO_PSF_SPELLINGS + (NO_PSF.lower(),)
+    return is_unset(psf_name)
 
 
 def psf_label(psf_name: str | None) -> str:
