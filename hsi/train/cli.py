@@ -109,6 +109,13 @@ def train_config_fields(opts: TrainingOptions | MstppTrainingOptions) -> dict:
                 resume=e.resume, valid_border=e.valid_border, stop_at=e.stop_at, wandb=opts.wandb)
 
 
+def rgb2hs_parser(description: str, mode: str) -> argparse.ArgumentParser:
+    """The parser of the RGB2HS trainer of ``mode`` with the shared flags (``add_rgb2hs_args``)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_rgb2hs_args(ap, mode)
+    return ap
+
+
 def add_rgb2hs_args(ap: argparse.ArgumentParser, mode: str) -> None:
     """The paper's flags of the RGB2HS trainer of ``mode`` (upstream 1.3-1.5), with their defaults;
     ``--percent`` and ``--data_join`` for the no-metamer trainer (the on-the-fly one declares its own)."""
