@@ -4,16 +4,11 @@ validation (the paper's "fixed metamer" setting, Tables VI/VII).
 Data: ``<dataset_path>/<NAME>/<noise><npe>_<psf>/`` as written by ``metamer/generate_metamers.py``.
 Run folder: ``<result_root>/Fixed_metamer_<loss>_<fmt>_<noise><npe>_<psf>_<method>_<dataset>``.
 """
-import argparse
-
-from hsi.train.cli import add_rgb2hs_args
-from hsi.train.experiments import run_rgb2hs_training
+from hsi.train.cli import rgb2hs_parser, train_main
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_rgb2hs_args(ap, "./RGB2HS/train_exp_fixed_metamer", wandb_default=False, percent=False, data_join=False)
-    run_rgb2hs_training(ap.parse_args(argv), "fixed")
+    train_main(rgb2hs_parser(__doc__, "fixed").parse_args(argv), "fixed")
 
 
 if __name__ == "__main__":

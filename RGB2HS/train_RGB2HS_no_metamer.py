@@ -5,16 +5,11 @@ Data: ``<dataset_path>/<NAME>/<noise><npe>_<psf>/Train_Metamer_RGB/<scene>_origi
 made by ``metamer/generate_metamers.py``. Run folder:
 ``<result_root>/No_metamer_<loss>_<fmt>_<noise><npe>_<psf>_<method>_<dataset>``.
 """
-import argparse
-
-from hsi.train.cli import add_rgb2hs_args
-from hsi.train.experiments import run_rgb2hs_training
+from hsi.train.cli import rgb2hs_parser, train_main
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_rgb2hs_args(ap, "./RGB2HS/train_exp", wandb_default=False, percent=True, data_join=True)
-    run_rgb2hs_training(ap.parse_args(argv), "no_metamer")
+    train_main(rgb2hs_parser(__doc__, "no_metamer").parse_args(argv), "no_metamer")
 
 
 if __name__ == "__main__":

@@ -5,15 +5,11 @@ Validation uses the on-disk originals and alpha = 0 metamers (``--data_join both
 
 Run folder: ``<result_root>/OnTheFly_metamer_<loss>_<noise><npe>_<psf>_<method>_<dataset>``.
 """
-import argparse
-
-from hsi.train.cli import add_rgb2hs_args, str2bool
-from hsi.train.experiments import run_rgb2hs_training
+from hsi.train.cli import rgb2hs_parser, str2bool, train_main
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_rgb2hs_args(ap, "./RGB2HS/train_exp_onthefly_metamer", wandb_default=False, percent=False, data_join=False)
+    ap = rgb2hs_parser(__doc__, "onthefly")
     ap.add_argument("--srf_path", default="./resources/A2a5320-23ucBAS_gain.npz",
                     help="camera response (.npz in the paper's format, .csv, or a camera name); the paper's "
                          "default path means the shipped Basler camera")
@@ -26,7 +22,7 @@ def main(argv=None):
     ap.add_argument("--alpha_max", type=float, default=2.0)
     ap.add_argument("--quantize", default="truncate", choices=["truncate", "round", "none"],
                     help="as the on-disk data was generated")
-    run_rgb2hs_training(ap.parse_args(argv), "onthefly")
+    train_main(ap.parse_args(argv), "onthefly")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ ICVL is evaluated on the centre 512 x 512, as in the paper.
 """
 import argparse
 
-from hsi.train.cli import str2bool
+from hsi.train.cli import str2bool, validation_options_from_args
 from hsi.train.experiments import run_validation
 
 
@@ -37,7 +37,7 @@ def main(argv=None):
     ap.add_argument("--skip_existing", type=str2bool, default=False,
                     help="skip when the run folder already holds a summary made from this checkpoint")
     ap.add_argument("--tag", default=None, help="label for scripts/report.py, '<table>/<column>' (e.g. table5/metamer)")
-    run_validation(ap.parse_args(argv))
+    run_validation(validation_options_from_args(ap.parse_args(argv)))
 
 
 if __name__ == "__main__":

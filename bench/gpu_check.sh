@@ -26,8 +26,9 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, "tests")
 from _tiny_data import make_tiny_dataset
+from hsi import layout
 t = time.time()
-if not (Path(sys.argv[1]) / "SYNTH" / "split_txt").exists():
+if not layout.dataset_folder(Path(sys.argv[1]) / "SYNTH", "split").exists():
     make_tiny_dataset(Path(sys.argv[1]), n_train=24, n_valid=2, size=482)
 print(f"data ready in {time.time() - t:.1f} s")
 PY

@@ -31,13 +31,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from hsi.camera import load_srf
-from hsi.data import DevicePatchSource, PatchDataset, ResumableBatchSampler, SceneCache, ScenePair, read_split
+from hsi.data import DevicePatchSource, PatchDataset, ResumableBatchSampler, read_split
 from hsi.datasets import get_dataset_spec
 from hsi.io import atomic_write_json, provenance
 from hsi.models import build_model
 from hsi.models.adapter import run_model
 from hsi.render import RenderConfig
-from hsi.train.cli import generated_dir, paired_scenes, scene_stats
+from hsi.train.cli import cache_of, cube_pairs, generated_dir, paired_scenes, scene_stats
 from hsi.train.engine import TrainConfig, train
 from hsi.train.evaluate import autocast
 from hsi.train.losses import get_loss
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
         torch.backends.cudnn.benchmark = True
     spec = get_dataset_spec(args.dataset_name)
     root = Path(args.dataset_path) / args.dataset_name
-    cache = SceneCache(args.cache_dir or root / "cache")
+    cache = cache_of(root, args.cache_dir)
     scenes = read_split(root, "train")
     srf = load_srf()
     sets = {}
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
         from hsi.optics import load_psf
         psf = load_psf(args.psf_name, args.psf_path)
         kernel = None if psf is None else torch.from_numpy(psf.kernel)
-        pairs = [ScenePair(s, root / "Train_Spec" / f"{s}.mat", None) for s in scenes]
+        pairs = cube_pairs(root, scenes)
         config = RenderConfig(psf_boundary="linear", npe=args.npe, exposure_target=spec.exposure_target)
         stats = scene_stats(pairs, cache, srf, kernel, config, device)
         margin = psf_margin(kernel)

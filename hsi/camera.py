@@ -27,7 +27,7 @@ import numpy as np
 
 from hsi.io.mat import DEFAULT_WAVELENGTHS_NM
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "resources"
 DEFAULT_CAMERA = "basler_a2A5320-23ucBAS"
 
 _COLOUR_CAMERAS = {

@@ -32,8 +32,9 @@ from typing import Callable
 
 import numpy as np
 
-from hsi.datasets import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, SplitListError, get_dataset_spec, read_split_list,
-                          shipped_split_dir, split_list_path)
+from hsi.datasets import SplitListError, get_dataset_spec, read_split_list, shipped_split_dir
+from hsi.layout import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, conversion_manifest_path, is_variant_dir, spec_path,
+                        split_list_path, variant_file_counts)
 from hsi.io import DEFAULT_WAVELENGTHS_NM, SpectralFileError, atomic_write_json, provenance, read_mat_cube, write_mat_cube
 from hsi.io.mat import is_hdf5
 
@@ -226,7 +227,7 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
     t0 = time.perf_counter()
     bar = tqdm(scenes, desc=f"{key}", unit="scene", disable=not progress)
     for scene, src in bar:
-        out = dest / SPEC_DIR / f"{scene}.mat"
+        out = spec_path(dest, scene)
         if scene in fmt.skip_scenes:
             report.skipped_by_rule.append(scene)
             continue
@@ -257,7 +258,7 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
                 report.missing_from_splits += [n for n in read_split_list(path) if n not in have]
             except SplitListError as exc:
                 warn(str(exc))
-    manifest_path = dest / "conversion_manifest.json"
+    manifest_path = conversion_manifest_path(dest)
     atomic_write_json(manifest_path, provenance(
         kind=f"{key} conversion", dataset=key, dataset_root=str(root.resolve()), dest_root=str(dest.resolve()),
         conversion=fmt.description, converted=report.converted, skipped_existing=len(report.skipped_existing),
@@ -337,48 +338,8 @@ def spectral_pca(samples: np.ndarray) -> dict:
             "n99_shape": s99, "n999_shape": s999, "cumulative_shape": sfrac}
 
 
-def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool = False, pca: bool = False,
-                  pca_pixels: int = 2000, value_tolerance: float = 1e-3, progress: bool = True,
-                  seed: int = 0) -> DatasetCheck:
-    """Validate a dataset folder in the toolkit's layout and summarise it.
-
-    Checks: ``Train_Spec`` exists and holds ``.mat`` files; each file reads (``hsi.io.read_mat_cube``:
-    31 bands at 400-700 nm, no NaN/Inf) with the dataset's size (from ``hsi.datasets`` when ``name`` is
-    known, else one common size); values in ``[0, 1]`` (outside by more than ``value_tolerance`` is a
-    warning); both split lists exist, are valid, do not overlap and name existing files; ``Train_RGB``
-    images (if any) read with the cube's size; generated ``<noise><npe>_<psf>`` folders are counted.
-
-    Args:
-        path: dataset folder (``<dataset_path>/<NAME>``).
-        name: dataset name for its expected size; default: the folder name if it is a known dataset.
-        quick: only read file headers (shapes) of v7.3 files, not the data.
-        pca: also estimate spectral diversity (``spectral_pca``) from ``pca_pixels`` random pixels per scene.
-    """
-    import h5py
-    from tqdm import tqdm
-
-    from hsi.io import RGBFileError, read_rgb_raw
-
-    path = Path(path)
-    if name is None:
-        try:
-            name = get_dataset_spec(path.name).name
-        except ValueError:
-            name = None
-    spec = get_dataset_spec(name) if name else None
-    rep = DatasetCheck(path=path, name=spec.name if spec else name)
-    if not path.is_dir():
-        rep.errors.append(f"{path}: folder not found")
-        return rep
-    spec_dir = path / SPEC_DIR
-    files = sorted(spec_dir.glob("*.mat")) if spec_dir.is_dir() else []
-    rep.scenes = len(files)
-    if not spec_dir.is_dir():
-        rep.errors.append(f"{spec_dir}: folder not found")
-    elif not files:
-        rep.errors.append(f"{spec_dir}: no .mat files")
-    stems = {f.stem for f in files}
-    # split lists
+def _check_splits(rep: "DatasetCheck", path: Path, stems: set[str]) -> None:
+    """Split lists: readable, disjoint, every listed scene has its cube; unlisted cubes are a warning."""
     lists: dict[str, list[str]] = {}
     for s in SPLITS:
         try:
@@ -399,23 +360,32 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
     unlisted = sorted(stems - listed)
     if lists and unlisted:
         rep.warnings.append(f"{len(unlisted)} file(s) in {SPEC_DIR} are in no split list, e.g. {unlisted[:3]}")
-    # cubes
+
+
+def _cube_shape(f: Path, quick: bool) -> tuple[tuple, np.ndarray | None]:
+    """``(shape (bands, H, W), cube or None)``: only the header of a v7.3 file when ``quick``."""
+    import h5py
+    if quick and is_hdf5(f):
+        with h5py.File(f, "r") as h:
+            if "cube" not in h:
+                raise SpectralFileError(f"{f}: no variable 'cube'")
+            b, w_, h_ = h["cube"].shape
+            return (b, h_, w_), None
+    cube = read_mat_cube(f).cube
+    return cube.shape, cube
+
+
+def _check_cubes(rep: "DatasetCheck", files: list[Path], spec, quick: bool, pca: bool, pca_pixels: int,
+                 value_tolerance: float, progress: bool, seed: int) -> tuple[dict[str, tuple], list[np.ndarray]]:
+    """Read every cube: shapes, value range and mean; returns the shapes by stem and the PCA samples."""
+    from tqdm import tqdm
     expected = (31, spec.height, spec.width) if spec and spec.height else None
     rng = np.random.default_rng(seed)
     samples, total, count = [], 0.0, 0
     shape_of: dict[str, tuple] = {}
-    for f in tqdm(files, desc=f"check {rep.name or path.name}", unit="file", disable=not progress):
+    for f in tqdm(files, desc=f"check {rep.name or rep.path.name}", unit="file", disable=not progress):
         try:
-            if quick and is_hdf5(f):
-                with h5py.File(f, "r") as h:
-                    if "cube" not in h:
-                        raise SpectralFileError(f"{f}: no variable 'cube'")
-                    b, w_, h_ = h["cube"].shape
-                    shape = (b, h_, w_)
-                cube = None
-            else:
-                cube = read_mat_cube(f).cube
-                shape = cube.shape
+            shape, cube = _cube_shape(f, quick)
         except (SpectralFileError, OSError) as exc:
             rep.errors.append(str(exc) if str(f) in str(exc) else f"{f}: {exc}")
             continue
@@ -440,24 +410,67 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
     rep.value_mean = total / count if count else 0.0
     if not expected and len(rep.shapes) > 1:
         rep.warnings.append(f"cubes have different shapes: {rep.shapes}")
-    # RGB
+    return shape_of, samples
+
+
+def _check_rgb(rep: "DatasetCheck", path: Path, shape_of: dict[str, tuple]) -> None:
+    """The dataset's own RGB images (if any) read and have their cube's size."""
+    from hsi.io import RGBFileError, read_rgb_raw
     rgb_dir = path / RGB_DIR
-    if rgb_dir.is_dir():
-        for f in sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
-            try:
-                rgb = read_rgb_raw(f)
-            except RGBFileError as exc:
-                rep.errors.append(str(exc))
-                continue
-            rep.rgb_files += 1
-            shp = shape_of.get(f.stem)
-            if shp and rgb.shape[1:] != shp[1:]:
-                rep.errors.append(f"{f}: RGB size {rgb.shape[1:]} differs from its cube's {shp[1:]}")
-    # generated metamer folders
-    for g in sorted(p for p in path.iterdir() if p.is_dir() and (p / "Train_Metamer_Spec").is_dir()):
-        rep.generated[g.name] = {"metamer_spec": len(list((g / "Train_Metamer_Spec").glob("*_metamer.mat"))),
-                                 "rgb": len(list((g / "Train_Metamer_RGB").glob("*.*")))
-                                 if (g / "Train_Metamer_RGB").is_dir() else 0}
+    if not rgb_dir.is_dir():
+        return
+    for f in sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+        try:
+            rgb = read_rgb_raw(f)
+        except RGBFileError as exc:
+            rep.errors.append(str(exc))
+            continue
+        rep.rgb_files += 1
+        shp = shape_of.get(f.stem)
+        if shp and rgb.shape[1:] != shp[1:]:
+            rep.errors.append(f"{f}: RGB size {rgb.shape[1:]} differs from its cube's {shp[1:]}")
+
+
+def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool = False, pca: bool = False,
+                  pca_pixels: int = 2000, value_tolerance: float = 1e-3, progress: bool = True,
+                  seed: int = 0) -> DatasetCheck:
+    """Validate a dataset folder in the toolkit's layout and summarise it.
+
+    Checks: ``Train_Spec`` exists and holds ``.mat`` files; each file reads (``hsi.io.read_mat_cube``:
+    31 bands at 400-700 nm, no NaN/Inf) with the dataset's size (from ``hsi.datasets`` when ``name`` is
+    known, else one common size); values in ``[0, 1]`` (outside by more than ``value_tolerance`` is a
+    warning); both split lists exist, are valid, do not overlap and name existing files; ``Train_RGB``
+    images (if any) read with the cube's size; generated ``<noise><npe>_<psf>`` folders are counted.
+
+    Args:
+        path: dataset folder (``<dataset_path>/<NAME>``).
+        name: dataset name for its expected size; default: the folder name if it is a known dataset.
+        quick: only read file headers (shapes) of v7.3 files, not the data.
+        pca: also estimate spectral diversity (``spectral_pca``) from ``pca_pixels`` random pixels per scene.
+    """
+    path = Path(path)
+    if name is None:
+        try:
+            name = get_dataset_spec(path.name).name
+        except ValueError:
+            name = None
+    spec = get_dataset_spec(name) if name else None
+    rep = DatasetCheck(path=path, name=spec.name if spec else name)
+    if not path.is_dir():
+        rep.errors.append(f"{path}: folder not found")
+        return rep
+    spec_dir = path / SPEC_DIR
+    files = sorted(spec_dir.glob("*.mat")) if spec_dir.is_dir() else []
+    rep.scenes = len(files)
+    if not spec_dir.is_dir():
+        rep.errors.append(f"{spec_dir}: folder not found")
+    elif not files:
+        rep.errors.append(f"{spec_dir}: no .mat files")
+    _check_splits(rep, path, {f.stem for f in files})
+    shape_of, samples = _check_cubes(rep, files, spec, quick, pca, pca_pixels, value_tolerance, progress, seed)
+    _check_rgb(rep, path, shape_of)
+    for g in sorted(p for p in path.iterdir() if p.is_dir() and is_variant_dir(p)):  # generated metamer folders
+        rep.generated[g.name] = variant_file_counts(g)
     if pca and samples:
         rep.pca = spectral_pca(np.concatenate(samples))
     return rep

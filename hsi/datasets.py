@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hsi.io.atomic import atomic_write_text
+from hsi.layout import RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, spec_path, split_list_path  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,7 @@ def get_dataset_spec(name: str) -> DatasetSpec:
 
 
 # ------------------------------------------------------------------------------ folders and split lists
-SPLITS = ("train", "valid")
-"""The split lists every dataset folder holds: ``split_txt/train_list.txt`` and ``valid_list.txt``."""
-
-SPEC_DIR = "Train_Spec"
-RGB_DIR = "Train_RGB"
-SPLIT_DIR = "split_txt"
-
+# the folder and file names live in hsi.layout (re-exported here for the existing importers)
 REPO_DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 """``datasets/`` of the toolkit's checkout: the paper's split lists ship in ``<NAME>/split_txt/``."""
 
@@ -85,13 +80,6 @@ def dataset_dir(dataset_path: str | os.PathLike, name: str) -> Path:
     if not canonical.exists() and (root / str(name)).exists():
         return root / str(name)
     return canonical
-
-
-def split_list_path(ds_dir: str | os.PathLike, split: str) -> Path:
-    """``<ds_dir>/split_txt/<split>_list.txt``."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return Path(ds_dir) / SPLIT_DIR / f"{split}_list.txt"
 
 
 def read_split_list(path: str | os.PathLike) -> list[str]:
@@ -139,9 +127,5 @@ def write_split_lists(ds_dir: str | os.PathLike, splits: dict[str, list[str]]) -
 def shipped_split_dir(name: str) -> Path | None:
     """The toolkit's ``datasets/<NAME>/split_txt`` for a known dataset, if present in the checkout."""
     d = REPO_DATASETS_DIR / get_dataset_spec(name).name / SPLIT_DIR
-    return d if all((d / f"{s}_list.txt").is_file() for s in SPLITS) else None
+    return d if all(split_list_path(d.parent, s).is_file() for s in SPLITS) else None
 
-
-def spec_path(ds_dir: str | os.PathLike, scene: str) -> Path:
-    """``<ds_dir>/Train_Spec/<scene>.mat`` (built from the stem, never by substring replacement)."""
-    return Path(ds_dir) / SPEC_DIR / f"{scene}.mat"

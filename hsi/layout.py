@@ -34,6 +34,11 @@ METAMER_SPEC_DIR = "Train_Metamer_Spec"
 METAMER_RGB_DIR = "Train_Metamer_RGB"
 MANIFEST_NAME = "manifest.json"
 SYNTH_MANIFEST_NAME = "synth_manifest.json"
+CONVERSION_MANIFEST_NAME = "conversion_manifest.json"
+SPLITS = ("train", "valid")
+"""The split lists every dataset folder holds: ``split_txt/train_list.txt`` and ``valid_list.txt``."""
+DATASET_FOLDERS = {"spec": SPEC_DIR, "rgb": RGB_DIR, "split": SPLIT_DIR, "cache": CACHE_DIR}
+"""The sub-folders of a dataset folder by role (``python -m hsi.layout folder`` prints them)."""
 VARIANTS = ("original", "metamer")
 """The two renderings of a scene in a generated variant folder."""
 NO_PSF = "None"
@@ -42,11 +47,23 @@ _NO_PSF_SPELLINGS = ("", "none")
 
 TRAIN_MODES = ("no_metamer", "fixed", "onthefly")
 TRAIN_RUN_PREFIX = {"no_metamer": "No_metamer", "fixed": "Fixed_metamer", "onthefly": "OnTheFly_metamer"}
+TRAIN_RESULT_ROOT = {"no_metamer": "./RGB2HS/train_exp", "fixed": "./RGB2HS/train_exp_fixed_metamer",
+                     "onthefly": "./RGB2HS/train_exp_onthefly_metamer"}
+"""The paper's default ``--result_root`` of each RGB2HS trainer."""
+VALIDATION_RESULT_ROOT = "./RGB2HS/validate_exp"
+MSTPP_RUN_ROOT = "./MST_plus_plus_code/train_exp/"
+"""The MST++ recipe's default ``--outf``."""
+
+
+def is_unset(value) -> bool:
+    """True for ``None``, ``""``, ``"None"`` and ``"none"``: how the command lines spell an absent
+    name (no PSF, no checkpoint to start from)."""
+    return value is None or str(value).strip().lower() in _NO_PSF_SPELLINGS + (NO_PSF.lower(),)
 
 
 def is_no_psf(psf_name) -> bool:
     """True for ``None``, ``""``, ``"None"`` and ``"none"``: the spellings of "no PSF"."""
-    return psf_name is None or str(psf_name).strip().lower() in _NO_PSF_SPELLINGS + (NO_PSF.lower(),)
+    return is_unset(psf_name)
 
 
 def psf_label(psf_name: str | None) -> str:
@@ -80,13 +97,45 @@ def dataset_rgb_path(ds_dir: str | os.PathLike, scene: str, ext: str = "jpg") ->
 
 
 def split_list_path(ds_dir: str | os.PathLike, split: str) -> Path:
-    """``<ds_dir>/split_txt/<split>_list.txt``."""
+    """``<ds_dir>/split_txt/<split>_list.txt`` (``split``: train or valid, else ``ValueError``)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return Path(ds_dir) / SPLIT_DIR / f"{split}_list.txt"
 
 
-def cache_dir(ds_dir: str | os.PathLike) -> Path:
-    """``<ds_dir>/cache``: the default scene cache of the training data path."""
-    return Path(ds_dir) / CACHE_DIR
+def cache_dir(ds_dir: str | os.PathLike, override: str | os.PathLike | None = None) -> Path:
+    """``<ds_dir>/cache``: the default scene cache of the training data path (``override`` if given)."""
+    return Path(override) if override else Path(ds_dir) / CACHE_DIR
+
+
+def dataset_folder(ds_dir: str | os.PathLike, role: str) -> Path:
+    """``<ds_dir>/<sub-folder>`` for ``role`` in ``DATASET_FOLDERS`` (spec, rgb, split, cache)."""
+    if role not in DATASET_FOLDERS:
+        raise ValueError(f"role must be one of {tuple(DATASET_FOLDERS)}, got {role!r}")
+    return Path(ds_dir) / DATASET_FOLDERS[role]
+
+
+def conversion_manifest_path(ds_dir: str | os.PathLike) -> Path:
+    """``<ds_dir>/conversion_manifest.json``: provenance of a converted dataset."""
+    return Path(ds_dir) / CONVERSION_MANIFEST_NAME
+
+
+def synth_manifest_path(ds_dir: str | os.PathLike) -> Path:
+    """``<ds_dir>/synth_manifest.json``: provenance of an embedded synthetic dataset."""
+    return Path(ds_dir) / SYNTH_MANIFEST_NAME
+
+
+def is_variant_dir(path: str | os.PathLike) -> bool:
+    """True for a folder holding generated metamer data (it has ``Train_Metamer_Spec/``)."""
+    return (Path(path) / METAMER_SPEC_DIR).is_dir()
+
+
+def variant_file_counts(gen_dir: str | os.PathLike) -> dict[str, int]:
+    """``{"metamer_spec": n, "rgb": n}``: the metamer cubes and the RGB files of a generated variant."""
+    gen = Path(gen_dir)
+    rgb = gen / METAMER_RGB_DIR
+    return {"metamer_spec": len(list((gen / METAMER_SPEC_DIR).glob("*_metamer.mat"))),
+            "rgb": len(list(rgb.glob("*.*"))) if rgb.is_dir() else 0}
 
 
 def variant_dir(ds_dir: str | os.PathLike, noise_type: str, npe: float, psf_name: str | None) -> Path:
@@ -132,25 +181,45 @@ def train_run_name(mode: str, *, loss: str, noise_type: str, npe: float, psf_nam
         raise ValueError(f"mode must be one of {TRAIN_MODES}, got {mode!r}")
     noise = f"{noise_type}{format_npe(npe)}"
     fmt = "" if mode == "onthefly" else f"{rgb_format}_"
-    name = f"{TRAIN_RUN_PREFIX[mode]}_{loss}_{fmt}{noise}_{psf_label(psf_name)}_{method}_{dataset}"
-    if percent is not None and percent < 100:
-        name += f"_{percent:g}percent"
-    return name
+    return with_percent(f"{TRAIN_RUN_PREFIX[mode]}_{loss}_{fmt}{noise}_{psf_label(psf_name)}_{method}_{dataset}",
+                        percent)
+
+
+def with_percent(name: str, percent: float | None) -> str:
+    """``name`` plus ``_<p>percent`` when a percentage below 100 of the training scenes is used."""
+    return name + (f"_{percent:g}percent" if percent is not None and percent < 100 else "")
 
 
 def mstpp_run_name(dataset: str, method: str, percent: float | None = None) -> str:
     """The MST++ recipe's run name used by the drivers: ``<dataset>_<method>[_<p>percent]``."""
-    name = f"{dataset}_{method}"
-    if percent is not None and percent < 100:
-        name += f"_{percent:g}percent"
-    return name
+    return with_percent(f"{dataset}_{method}", percent)
+
+
+def mstpp_run_dir(outf: str, percent: float | None = None) -> str:
+    """The MST++ recipe's run folder: ``--outf`` with ``_<p>percent`` appended (a string, as given)."""
+    return with_percent(outf, percent)
+
+
+def validation_kind(metamer: bool) -> str:
+    """``metamer`` or ``std``: the data kind in validation names and reconstruction file names."""
+    return "metamer" if metamer else "std"
 
 
 def validation_run_name(*, dataset: str, noise_type: str, npe: float, psf_name: str | None, rgb_format: str,
                         method: str, metamer: bool) -> str:
     """``<NAME>_<noise><npe>_<psf>_<fmt>_<method>_{metamer|std}`` (the paper's naming)."""
-    kind = "metamer" if metamer else "std"
+    kind = validation_kind(metamer)
     return f"{dataset}_{noise_type}{format_npe(npe)}_{psf_label(psf_name)}_{rgb_format}_{method}_{kind}"
+
+
+def validation_summary_path(result_root: str | os.PathLike, name: str) -> Path:
+    """``<result_root>/<name>.txt``: the paper's summary file of a validation run beside its folder."""
+    return Path(result_root) / f"{name}.txt"
+
+
+def reconstruction_path(run_dir: str | os.PathLike, scene: str, metamer: bool) -> Path:
+    """``<run_dir>/<scene>_{std|metamer}.mat``: a saved reconstruction of a validation run."""
+    return Path(run_dir) / f"{scene}_{validation_kind(metamer)}.mat"
 
 
 # ------------------------------------------------------------------------------------ shell queries
@@ -174,8 +243,13 @@ def _cli(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--method", required=True)
     m.add_argument("--dataset_name", required=True)
     m.add_argument("--percent", type=float, default=None)
+    f = sub.add_parser("folder", help="a sub-folder of a dataset folder (spec, rgb, split, cache)")
+    f.add_argument("role", choices=tuple(DATASET_FOLDERS))
+    f.add_argument("--dataset_dir", required=True, help="<dataset_path>/<NAME>")
     a = ap.parse_args(argv)
-    if a.what == "train_run":
+    if a.what == "folder":
+        print(dataset_folder(a.dataset_dir, a.role))
+    elif a.what == "train_run":
         print(train_run_name(a.mode, loss=a.loss, noise_type=a.noise_type, npe=a.npe, psf_name=a.psf_name,
                              method=a.method, dataset=a.dataset_name, rgb_format=a.rgb_format, percent=a.percent))
     elif a.what == "variant":

@@ -201,6 +201,98 @@ def _leaf_mask(leaf: _Leaf, h: int, w: int):
     return (slice(y0, y1), slice(x0, x1)), mask, u, v
 
 
+def _leaf_shading(lu, lv, sphere: bool, params: np.ndarray, light: np.ndarray, half_vec: np.ndarray):
+    """``(shade, specular)`` over a leaf's local coordinates ``lu, lv`` (a lit sphere or a tilted plane)."""
+    if sphere:
+        rho2 = np.clip(lu * lu + lv * lv, 0, 1)
+        nz = np.sqrt(1 - rho2)
+        ndotl = lu * light[0] + lv * light[1] + nz * light[2]
+        ambient = 0.15 + 0.3 * params[0]
+        sh = ambient + (1 - ambient) * np.clip(ndotl, 0, None)
+        ndoth = np.clip(lu * half_vec[0] + lv * half_vec[1] + nz * half_vec[2], 0, None)
+        sp = (0.6 * params[1] ** 2) * ndoth ** (10 + 90 * params[2])
+    else:
+        ang = 2 * math.pi * params[0]
+        sh = 1.0 + (0.6 * params[1] - 0.3) * (lu * math.cos(ang) + lv * math.sin(ang))
+        sp = np.zeros_like(sh)
+    return sh, sp
+
+
+def _leaf_texture(texture_kind: str, lu, lv, r: float, params: np.ndarray, blobs) -> np.ndarray:
+    """Weight of a leaf's second reflectance: stripes, spots, a blend or none (zeros)."""
+    if texture_kind == "stripes":
+        period = 2.0 + params[4] * 0.25 * r
+        t = ((lu * r * math.cos(params[5] * math.pi) + lv * r * math.sin(params[5] * math.pi)) / period) % 1.0
+        return (t < 0.5).astype(np.float32)
+    if texture_kind == "spots":
+        return (blobs > 0.4 + params[6]).astype(np.float32)
+    if texture_kind == "blend":
+        return np.clip(0.5 + 0.5 * blobs * (0.5 + params[7]), 0, 1).astype(np.float32)
+    return np.zeros_like(lu)
+
+
+def _illumination(rng: np.random.Generator, wl: np.ndarray, h: int, w: int, s: float, xx, yy):
+    """The scene's light: ``(main name, second name or None, illuminant (1|H, 1|W, bands), falloff (H, W))``."""
+    family = rng.choice(["daylight", "A", "fluorescent", "LED"], p=[0.5, 0.15, 0.15, 0.2])
+    if family == "daylight":
+        main = f"D{int(rng.uniform(4000, 12000))}"
+    elif family == "A":
+        main = "A"
+    elif family == "fluorescent":
+        main = str(rng.choice(FLUORESCENT))
+    else:
+        main = str(rng.choice(LED))
+    e1 = illuminant(main, wl)
+    e1 = e1 + STRAY_LIGHT * e1.max()          # stray/ambient light: no band is completely dark
+    second, weight = None, None
+    r2 = rng.random(4)
+    if family == "daylight" and r2[0] < 0.5:          # cast shadows lit by skylight
+        second = f"D{int(9000 + 11000 * r2[1])}"
+        field = _fbm(rng, (h, w), cell=max(4.0, s / 4), octaves=3)
+        edge = np.clip((field - (r2[2] - 0.5)) / 0.15, 0, 1)      # fairly sharp shadow edges
+        weight = edge.astype(np.float32)
+        e2 = illuminant(second, wl) * (0.15 + 0.25 * r2[3])
+    elif family != "daylight" and r2[0] < 0.3:        # a second source blended across the scene
+        second = str(rng.choice(["A", *FLUORESCENT, *LED, "D6504"]))
+        ang = 2 * math.pi * r2[1]
+        ramp = ((xx - w / 2) * math.cos(ang) + (yy - h / 2) * math.sin(ang)) / s
+        weight = np.clip(0.5 + 1.5 * ramp, 0, 1).astype(np.float32)
+        e2 = illuminant(second, wl) * (0.5 + 0.5 * r2[3])
+    falloff = np.clip(1.0 + 0.25 * _fbm(rng, (h, w), cell=max(4.0, s / 2), octaves=2), 0.4, 1.6)
+    if weight is None:
+        illum = e1[None, None, :]
+    else:
+        illum = e1[None, None, :] + weight[..., None] * (e2 - e1)[None, None, :]
+    return main, second, illum, falloff
+
+
+def _light_direction(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Unit light direction (from above the image plane) and the half vector to the viewer ``(0, 0, 1)``."""
+    light = rng.normal(size=3)
+    light[2] = abs(light[2]) + 0.6
+    light /= np.linalg.norm(light)
+    half_vec = light + np.array([0.0, 0.0, 1.0])
+    half_vec /= np.linalg.norm(half_vec)
+    return light, half_vec
+
+
+def _radiance_cube(refl_a, refl_b, label, mix, shade, spec, illum, falloff) -> np.ndarray:
+    """``(bands, H, W)`` float32 radiance in [0, 1] (maximum 1) from the painted maps and the light."""
+    refl = refl_a[label] * (1.0 - mix)[..., None] + refl_b[label] * mix[..., None]     # (H, W, bands)
+    # real surfaces reflect at least a few percent (even black paint): keep reflectance in [0.02, 0.98]
+    refl = REFLECTANCE_FLOOR + (1.0 - 2 * REFLECTANCE_FLOOR) * refl
+    gain = (shade * falloff)[..., None]
+    radiance = (refl * gain + (spec * falloff)[..., None]) * illum
+    radiance = np.clip(radiance, 0.0, None)
+    # veiling glare: a share of the scene's mean radiance scattered over the whole image (lens and sensor)
+    radiance = radiance + VEILING_GLARE * radiance.mean(axis=(0, 1), keepdims=True)
+    cube = np.ascontiguousarray(radiance.transpose(2, 0, 1), dtype=np.float32)
+    peak = float(cube.max())
+    cube /= np.float32(peak if peak > 0 else 1.0)
+    cube = np.minimum(cube, np.float32(1.0))
+    return cube
+
+
 def make_scene(index: int, seed: int = 0, size: tuple[int, int] = (256, 256),
                wavelengths_nm: np.ndarray = DEFAULT_WAVELENGTHS_NM) -> tuple[np.ndarray, dict]:
     """One SYNTH scene.
@@ -241,11 +333,7 @@ def make_scene(index: int, seed: int = 0, size: tuple[int, int] = (256, 256),
     spec = np.zeros((h, w), np.float32)             # specular highlight (illuminant-coloured)
     fine = _fbm(rng, (h, w), cell=max(2.0, s / 24), octaves=3)
     blobs = _fbm(rng, (h, w), cell=max(4.0, s / 10), octaves=3)
-    light = rng.normal(size=3)
-    light[2] = abs(light[2]) + 0.6
-    light /= np.linalg.norm(light)
-    half_vec = light + np.array([0.0, 0.0, 1.0])
-    half_vec /= np.linalg.norm(half_vec)
+    light, half_vec = _light_direction(rng)
 
     # background: flat, gradient-shaded, possibly textured
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -270,80 +358,18 @@ def make_scene(index: int, seed: int = 0, size: tuple[int, int] = (256, 256),
         (sy, sx), mask, lu, lv = got
         obj = k + 1
         label[sy, sx][mask] = obj
-        if sphere:
-            rho2 = np.clip(lu * lu + lv * lv, 0, 1)
-            nz = np.sqrt(1 - rho2)
-            ndotl = lu * light[0] + lv * light[1] + nz * light[2]
-            ambient = 0.15 + 0.3 * params[0]
-            sh = ambient + (1 - ambient) * np.clip(ndotl, 0, None)
-            ndoth = np.clip(lu * half_vec[0] + lv * half_vec[1] + nz * half_vec[2], 0, None)
-            sp = (0.6 * params[1] ** 2) * ndoth ** (10 + 90 * params[2])
-        else:
-            ang = 2 * math.pi * params[0]
-            sh = 1.0 + (0.6 * params[1] - 0.3) * (lu * math.cos(ang) + lv * math.sin(ang))
-            sp = np.zeros_like(sh)
+        sh, sp = _leaf_shading(lu, lv, sphere, params, light, half_vec)
         sh = sh * (1.0 + 0.15 * params[3] * fine[sy, sx])
         shade[sy, sx][mask] = sh[mask]
         spec[sy, sx][mask] = sp[mask]
-        if texture_kind == "stripes":
-            period = 2.0 + params[4] * 0.25 * r
-            t = ((lu * r * math.cos(params[5] * math.pi) + lv * r * math.sin(params[5] * math.pi)) / period) % 1.0
-            t = (t < 0.5).astype(np.float32)
-        elif texture_kind == "spots":
-            t = (blobs[sy, sx] > 0.4 + params[6]).astype(np.float32)
-        elif texture_kind == "blend":
-            t = np.clip(0.5 + 0.5 * blobs[sy, sx] * (0.5 + params[7]), 0, 1).astype(np.float32)
-        else:
-            t = np.zeros_like(lu)
+        t = _leaf_texture(texture_kind, lu, lv, r, params, blobs[sy, sx])
         n_textured += texture_kind != "none"
         mix[sy, sx][mask] = t[mask]
     shade = np.clip(shade, 0.05, None)
 
-    # --- illumination
-    family = rng.choice(["daylight", "A", "fluorescent", "LED"], p=[0.5, 0.15, 0.15, 0.2])
-    if family == "daylight":
-        main = f"D{int(rng.uniform(4000, 12000))}"
-    elif family == "A":
-        main = "A"
-    elif family == "fluorescent":
-        main = str(rng.choice(FLUORESCENT))
-    else:
-        main = str(rng.choice(LED))
-    e1 = illuminant(main, wl)
-    e1 = e1 + STRAY_LIGHT * e1.max()          # stray/ambient light: no band is completely dark
-    second, weight = None, None
-    r2 = rng.random(4)
-    if family == "daylight" and r2[0] < 0.5:          # cast shadows lit by skylight
-        second = f"D{int(9000 + 11000 * r2[1])}"
-        field = _fbm(rng, (h, w), cell=max(4.0, s / 4), octaves=3)
-        edge = np.clip((field - (r2[2] - 0.5)) / 0.15, 0, 1)      # fairly sharp shadow edges
-        weight = edge.astype(np.float32)
-        e2 = illuminant(second, wl) * (0.15 + 0.25 * r2[3])
-    elif family != "daylight" and r2[0] < 0.3:        # a second source blended across the scene
-        second = str(rng.choice(["A", *FLUORESCENT, *LED, "D6504"]))
-        ang = 2 * math.pi * r2[1]
-        ramp = ((xx - w / 2) * math.cos(ang) + (yy - h / 2) * math.sin(ang)) / s
-        weight = np.clip(0.5 + 1.5 * ramp, 0, 1).astype(np.float32)
-        e2 = illuminant(second, wl) * (0.5 + 0.5 * r2[3])
-    falloff = np.clip(1.0 + 0.25 * _fbm(rng, (h, w), cell=max(4.0, s / 2), octaves=2), 0.4, 1.6)
+    main, second, illum, falloff = _illumination(rng, wl, h, w, s, xx, yy)
 
-    # --- radiance
-    refl = refl_a[label] * (1.0 - mix)[..., None] + refl_b[label] * mix[..., None]     # (H, W, bands)
-    # real surfaces reflect at least a few percent (even black paint): keep reflectance in [0.02, 0.98]
-    refl = REFLECTANCE_FLOOR + (1.0 - 2 * REFLECTANCE_FLOOR) * refl
-    if weight is None:
-        illum = e1[None, None, :]
-    else:
-        illum = e1[None, None, :] + weight[..., None] * (e2 - e1)[None, None, :]
-    gain = (shade * falloff)[..., None]
-    radiance = (refl * gain + (spec * falloff)[..., None]) * illum
-    radiance = np.clip(radiance, 0.0, None)
-    # veiling glare: a share of the scene's mean radiance scattered over the whole image (lens and sensor)
-    radiance = radiance + VEILING_GLARE * radiance.mean(axis=(0, 1), keepdims=True)
-    cube = np.ascontiguousarray(radiance.transpose(2, 0, 1), dtype=np.float32)
-    peak = float(cube.max())
-    cube /= np.float32(peak if peak > 0 else 1.0)
-    cube = np.minimum(cube, np.float32(1.0))
+    cube = _radiance_cube(refl_a, refl_b, label, mix, shade, spec, illum, falloff)
     info = {"index": int(index), "illuminant": main, "second_illuminant": second, "objects": int(n_leaves),
             "textured_objects": int(n_textured), "measured_reflectance_share": float(use_measured.mean())}
     return cube, info
@@ -413,14 +439,15 @@ def build_synth_dataset(root: str | os.PathLike, config: SynthConfig = SynthConf
     from tqdm import tqdm
 
     from hsi.camera import load_camera
-    from hsi.datasets import RGB_DIR, SPEC_DIR, get_dataset_spec, write_split_lists
+    from hsi.datasets import get_dataset_spec, write_split_lists
+    from hsi.layout import dataset_rgb_path, spec_path, synth_manifest_path
     from hsi.io import atomic_write_json, provenance, write_mat_cube, write_rgb
     from hsi.render import RenderConfig, render_rgb
 
     root = Path(root)
     settings = {"generator_version": SYNTH_VERSION, "seed": config.seed, "size": list(config.size),
                 "camera": config.camera, "jpeg_quality": config.jpeg_quality}
-    manifest_path = root / "synth_manifest.json"
+    manifest_path = synth_manifest_path(root)
     old_scenes: dict = {}
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text())
@@ -442,7 +469,7 @@ def build_synth_dataset(root: str | os.PathLike, config: SynthConfig = SynthConf
     scenes, built = [], 0
     for i in tqdm(range(config.num_scenes), desc="SYNTH", unit="scene", disable=not progress):
         name = scene_name(i)
-        mat, jpg = root / SPEC_DIR / f"{name}.mat", root / RGB_DIR / f"{name}.jpg"
+        mat, jpg = spec_path(root, name), dataset_rgb_path(root, name, "jpg")
         if not overwrite and mat.is_file() and jpg.is_file() and name in old_scenes:
             scenes.append(old_scenes[name])
             continue

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hsi.datasets import SplitListError, dataset_dir, read_splits
 from hsi.io import atomic_write_json, provenance
-from hsi.metamer_data import variant_dir_name
+from hsi.layout import variant_dir_name
 from hsi.metamer_viz import visualize_scene
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hsi.demo import format_table, run_metamer_demo
 from hsi.io import atomic_write_json, atomic_write_text, provenance
+from hsi.layout import is_no_psf
 
 
 def main(argv=None) -> int:
@@ -26,7 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="results/demo", help="folder for the table and its provenance")
     args = ap.parse_args(argv)
-    psf = None if str(args.psf_name).lower() in ("none", "") else args.psf_name
+    psf = None if is_no_psf(args.psf_name) else args.psf_name
     t0 = time.time()
     print(f"[demo] metamers of a ColorChecker scene (measured reflectances x D65) through {args.camera}")
     rows = run_metamer_demo(args.alphas, args.modes, args.npe, psf, args.psf_path, args.camera, args.seed, args.device)

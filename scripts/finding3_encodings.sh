@@ -13,9 +13,10 @@ for ds in $DATASETS; do
     generate "$ds" "$psf" "$NPE_F3" png
     for m in $METHODS; do
       root="$RESULTS/finding3/train"
-      DATASET_NAME="$ds" METHOD="$m" PSF_NAME="$psf" NPE="$NPE_F3" RGB_FORMAT=png LOSS_FUNC=l1 \
-        RESULT_ROOT="$root" "$HSI_ROOT/scripts/train_RGB2HS_onthefly_metamer.sh"
-      ckpt="$(best_ckpt "$root/OnTheFly_metamer_l1_poisson${NPE_F3}_${psf}_${m}_${ds}")"
+      driver="$HSI_ROOT/scripts/train_RGB2HS_onthefly_metamer.sh"
+      vars=(DATASET_NAME="$ds" METHOD="$m" PSF_NAME="$psf" NPE="$NPE_F3" RGB_FORMAT=png LOSS_FUNC=l1 RESULT_ROOT="$root")
+      env "${vars[@]}" "$driver"
+      ckpt="$(best_ckpt "$(run_dir_of "$driver" "${vars[@]}")")"
       validate_on "$ds" "$m" "$ckpt" "$psf" "$NPE_F3" png metamer "finding3/$col" "$RESULTS/finding3/metamer_$col"
       validate_on "$ds" "$m" "$ckpt" "$psf" "$NPE_F3" png original "finding3_original/$col" "$RESULTS/finding3/original_$col"
     done

@@ -39,13 +39,20 @@ export LAUNCH
 
 say() { printf '\n[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+# layout_folder ROLE DATASET_DIR: a sub-folder of a dataset folder (spec, rgb, split, cache), named by hsi.layout
+layout_folder() { "$PY" -m hsi.layout folder "$1" --dataset_dir "$2"; }
+
+# run_dir_of DRIVER [VAR=VALUE...]: the run folder a training driver (train_RGB2HS_*.sh,
+# train_vanilla_percent.sh) writes with these variables: the trainer names it (--print_run_dir True)
+run_dir_of() { local driver="$1"; shift; PRINT_RUN_DIR=True env "$@" "$driver" | tail -n 1; }
+
 # ensure_dataset NAME: the embedded SYNTH sets are built when missing; the others must be converted
 ensure_dataset() {
   local name="$1"
   case "$name" in
-    SYNTH) [ -d "$DATASET_PATH/SYNTH/split_txt" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/SYNTH" --no_progress ;;
-    SYNTH_*) [ -d "$DATASET_PATH/$name/split_txt" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/$name" --seed "$(printf '%s' "$name" | cksum | cut -d' ' -f1)" --no_progress ;;
-    *) if [ ! -d "$DATASET_PATH/$name/Train_Spec" ]; then
+    SYNTH) [ -d "$(layout_folder split "$DATASET_PATH/SYNTH")" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/SYNTH" --no_progress ;;
+    SYNTH_*) [ -d "$(layout_folder split "$DATASET_PATH/$name")" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/$name" --seed "$(printf '%s' "$name" | cksum | cut -d' ' -f1)" --no_progress ;;
+    *) if [ ! -d "$(layout_folder spec "$DATASET_PATH/$name")" ]; then
          echo "dataset $name not found in $DATASET_PATH/$name: convert it first (README: Datasets)" >&2; return 1
        fi ;;
   esac
@@ -66,18 +73,19 @@ best_ckpt() { if [ -f "$1/best.pth" ]; then echo "$1/best.pth"; else echo "$1/la
 : "${ZOO:=./RGB2HS/model_zoo}"
 if [ "$SCALE" = quick ]; then : "${BASELINE_LOSS:=l1}"; else : "${BASELINE_LOSS:=mrae}"; fi
 baseline_ckpt() {
-  local ds="$1" m="$2" run
+  local ds="$1" m="$2" driver vars
   if [ "$ds" = ARAD_1K ] && [ -f "$ZOO/$m.pth" ]; then echo "$ZOO/$m.pth"; return; fi
-  if [ "$ds" = ARAD_1K ] && [ -d "$DATASET_PATH/$ds/Train_RGB" ]; then
-    run="$RESULTS/baselines/vanilla_${ds}_${m}"
-    METHOD="$m" PERCENT=100 DATA_ROOT="$DATASET_PATH/$ds/" OUTF="$run" "$HSI_ROOT/scripts/train_vanilla_percent.sh" >&2
+  if [ "$ds" = ARAD_1K ] && [ -d "$(layout_folder rgb "$DATASET_PATH/$ds")" ]; then
+    driver="$HSI_ROOT/scripts/train_vanilla_percent.sh"
+    vars=(METHOD="$m" PERCENT=100 DATA_ROOT="$DATASET_PATH/$ds/" OUTF="$RESULTS/baselines/vanilla_${ds}_${m}")
   else
     generate "$ds" None 0 png >&2
-    DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE=0 RGB_FORMAT=png LOSS_FUNC="$BASELINE_LOSS" \
-      RESULT_ROOT="$RESULTS/baselines" TRAIN_ARGS="--data_join standard" "$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh" >&2
-    run="$RESULTS/baselines/No_metamer_${BASELINE_LOSS}_png_poisson0_None_${m}_${ds}"
+    driver="$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh"
+    vars=(DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE=0 RGB_FORMAT=png LOSS_FUNC="$BASELINE_LOSS"
+          RESULT_ROOT="$RESULTS/baselines" TRAIN_ARGS="--data_join standard")
   fi
-  best_ckpt "$run"
+  env "${vars[@]}" "$driver" >&2
+  best_ckpt "$(run_dir_of "$driver" "${vars[@]}")"
 }
 
 # validate_on DATASET METHOD CKPT PSF NPE FORMAT KIND TAG OUTDIR: one tagged validation (KIND original|metamer)
@@ -87,15 +95,22 @@ validate_on() {
     TAG="$8" RESULT_ROOT="$9" "$HSI_ROOT/scripts/validate_RGB2HS.sh"
 }
 
-# run_rgb2hs_trainer SCRIPT: one of the three RGB2HS trainers with the variables set by the per-mode
-# drivers (PSF_NAME, DATASET_NAME, METHOD, RESULT_ROOT, NOISE_TYPE, NPE, RGB_FORMAT, LOSS_FUNC, INIT_LR,
-# SEED, TRAIN_ARGS) and the scale settings above
+# run_rgb2hs_trainer SCRIPT: one of the three RGB2HS trainers with the scale settings above and the
+# variables of the per-mode drivers (RESULT_ROOT and LOSS_FUNC: set by each driver; the others default
+# here: PSF_NAME, DATASET_NAME, METHOD, NOISE_TYPE, NPE, RGB_FORMAT, INIT_LR (empty: the method's
+# learning rate), SEED, TRAIN_ARGS (more flags of SCRIPT)). PRINT_RUN_DIR=True: print the run folder only.
 run_rgb2hs_trainer() {
+  : "${PSF_NAME:=None}" "${DATASET_NAME:=ARAD_1K}" "${METHOD:=mst_plus_plus}" "${NOISE_TYPE:=poisson}" "${NPE:=0}"
+  : "${RGB_FORMAT:=png}" "${INIT_LR:=}" "${SEED:=0}" "${TRAIN_ARGS:=}"
   local args=(--psf_name "$PSF_NAME" --dataset_path "$DATASET_PATH" --dataset_name "$DATASET_NAME" --method "$METHOD"
     --result_root "$RESULT_ROOT" --noise_type "$NOISE_TYPE" --npe "$NPE" --rgb_format "$RGB_FORMAT"
     --loss_func "$LOSS_FUNC" --num_epochs "$NUM_EPOCHS" --per_epoch_iteration "$PER_EPOCH_ITERATION"
     --batch_size "$BATCH_SIZE" --crop_size "$CROP_SIZE" --stride "$STRIDE" --valid_freq "$VALID_FREQ"
     --save_freq "$SAVE_FREQ" --log_freq "$LOG_FREQ" --seed "$SEED")
   if [ -n "$INIT_LR" ]; then args+=(--init_lr "$INIT_LR"); fi
-  $LAUNCH "./RGB2HS/$1" "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS
+  if [ "${PRINT_RUN_DIR:-False}" = True ]; then
+    "$PY" "./RGB2HS/$1" "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS --print_run_dir True
+  else
+    $LAUNCH "./RGB2HS/$1" "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS
+  fi
 }

@@ -10,17 +10,17 @@ for ds in $DATASETS; do
   for m in $METHODS; do
     for p in $PERCENTS; do
       say "Table II: $m on $p % of $ds"
-      if [ -d "$DATASET_PATH/$ds/Train_RGB" ]; then
-        run="$RESULTS/table2/train/${ds}_${m}"
-        METHOD="$m" PERCENT="$p" DATA_ROOT="$DATASET_PATH/$ds/" OUTF="$run" "$HSI_ROOT/scripts/train_vanilla_percent.sh"
-        [ "$p" != 100 ] && run="${run}_${p}percent"
+      if [ -d "$(layout_folder rgb "$DATASET_PATH/$ds")" ]; then
+        driver="$HSI_ROOT/scripts/train_vanilla_percent.sh"
+        vars=(METHOD="$m" PERCENT="$p" DATA_ROOT="$DATASET_PATH/$ds/" OUTF="$RESULTS/table2/train/${ds}_${m}")
       else
         extra="--data_join standard"; [ "$p" != 100 ] && extra="$extra --percent $p"
-        DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE=0 RGB_FORMAT=png LOSS_FUNC=mrae \
-          RESULT_ROOT="$RESULTS/table2/train" TRAIN_ARGS="$extra" "$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh"
-        run="$RESULTS/table2/train/No_metamer_mrae_png_poisson0_None_${m}_${ds}"
-        [ "$p" != 100 ] && run="${run}_${p}percent"
+        driver="$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh"
+        vars=(DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE=0 RGB_FORMAT=png LOSS_FUNC=mrae
+              RESULT_ROOT="$RESULTS/table2/train" TRAIN_ARGS="$extra")
       fi
+      env "${vars[@]}" "$driver"
+      run="$(run_dir_of "$driver" "${vars[@]}")"
       validate_on "$ds" "$m" "$(best_ckpt "$run")" None 0 jpg original "table2/percent$p" "$RESULTS/table2/percent$p"
     done
   done

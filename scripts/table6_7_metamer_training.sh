@@ -17,13 +17,15 @@ for ds in $DATASETS; do
         say "Tables VI/VII: $m, $mode metamers, $setting, $ds"
         root="$RESULTS/table6_7/train"
         case "$mode" in
-          no) loss=mrae; run="$root/No_metamer_${loss}_png_poisson${npe}_${psf}_${m}_${ds}"; extra="--data_join standard" ;;
-          fixed) loss=l1; run="$root/Fixed_metamer_${loss}_png_poisson${npe}_${psf}_${m}_${ds}"; extra="" ;;
-          onthefly) loss=l1; run="$root/OnTheFly_metamer_${loss}_poisson${npe}_${psf}_${m}_${ds}"; extra="" ;;
+          no) loss=mrae; extra="--data_join standard" ;;
+          *) loss=l1; extra="" ;;
         esac
-        [ "$SCALE" = quick ] && loss=l1 && run="${run/_mrae_/_l1_}"
-        DATASET_NAME="$ds" METHOD="$m" PSF_NAME="$psf" NPE="$npe" RGB_FORMAT=png LOSS_FUNC="$loss" \
-          RESULT_ROOT="$root" TRAIN_ARGS="$extra" "$HSI_ROOT/scripts/train_RGB2HS_${mode}_metamer.sh"
+        [ "$SCALE" = quick ] && loss=l1
+        driver="$HSI_ROOT/scripts/train_RGB2HS_${mode}_metamer.sh"
+        vars=(DATASET_NAME="$ds" METHOD="$m" PSF_NAME="$psf" NPE="$npe" RGB_FORMAT=png LOSS_FUNC="$loss"
+              RESULT_ROOT="$root" TRAIN_ARGS="$extra")
+        env "${vars[@]}" "$driver"
+        run="$(run_dir_of "$driver" "${vars[@]}")"
         for kind in original metamer; do
           validate_on "$ds" "$m" "$(best_ckpt "$run")" "$psf" "$npe" png "$kind" \
             "table6_7/${mode}_${setting}_${kind}" "$RESULTS/table6_7/${mode}_${setting}_${kind}"

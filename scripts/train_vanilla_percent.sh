@@ -13,4 +13,8 @@ args=(--method "$METHOD" --data_root "$DATA_ROOT" --outf "$OUTF" --batch_size "$
       --patch_size "$CROP_SIZE" --stride "$STRIDE" --valid_freq "$VALID_FREQ" --save_freq "$SAVE_FREQ" --log_freq "$LOG_FREQ")
 [ "$PERCENT" != 100 ] && args+=(--percent "$PERCENT")
 [ -n "$INIT_LR" ] && args+=(--init_lr "$INIT_LR")
-$LAUNCH ./MST_plus_plus_code/train_code/train.py "${args[@]}" $ENGINE_ARGS
+if [ "${PRINT_RUN_DIR:-False}" = True ]; then  # print the run folder only (lib.sh: run_dir_of)
+  "$PY" ./MST_plus_plus_code/train_code/train.py "${args[@]}" $ENGINE_ARGS --print_run_dir True
+else
+  $LAUNCH ./MST_plus_plus_code/train_code/train.py "${args[@]}" $ENGINE_ARGS
+fi

@@ -52,3 +52,28 @@ def test_shell_query_prints_the_same_name():
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     assert out == layout.train_run_name("onthefly", loss="l1", noise_type="poisson", npe=1000, psf_name=None,
                                         method="mst_plus_plus", dataset="SYNTH")
+
+
+def test_folder_query_and_split_check():
+    out = subprocess.run([sys.executable, "-m", "hsi.layout", "folder", "rgb", "--dataset_dir", "/d/SYNTH"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == Path("/d/SYNTH") / layout.RGB_DIR == layout.dataset_folder("/d/SYNTH", "rgb")
+    with pytest.raises(ValueError, match="split"):
+        layout.split_list_path("/d/SYNTH", "test")
+    assert layout.mstpp_run_dir("out/x", 20) == "out/x_20percent" and layout.mstpp_run_dir("out/x", 100) == "out/x"
+
+
+def test_shell_drivers_ask_the_trainers_for_run_folders(tmp_path):
+    """lib.sh's run_dir_of: the folder the per-mode driver's trainer names (percent and loss included)."""
+    script = ('source scripts/lib.sh; '
+              'run_dir_of "$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh" DATASET_NAME=SYNTH PSF_NAME=None '
+              f'RESULT_ROOT={tmp_path} TRAIN_ARGS="--data_join standard --percent 50"; '
+              f'run_dir_of "$HSI_ROOT/scripts/train_vanilla_percent.sh" PERCENT=20 OUTF={tmp_path}/v')
+    env = {"PATH": "/usr/bin:/bin", "PY": sys.executable, "SCALE": "quick", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.split()
+    assert lines == [str(tmp_path / layout.train_run_name("no_metamer", loss="mrae", noise_type="poisson", npe=0,
+                                                          psf_name=None, method="mst_plus_plus", dataset="SYNTH",
+                                                          percent=50)),
+                     f"{tmp_path}/v_20percent"]

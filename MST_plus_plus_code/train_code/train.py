@@ -7,8 +7,7 @@ written to the run folder). Run folder: ``--outf`` (``_<p>percent`` appended wit
 """
 import argparse
 
-from hsi.train.cli import add_engine_args, str2bool
-from hsi.train.experiments import run_mstpp_training
+from hsi.train.cli import add_engine_args, add_print_run_dir_arg, mstpp_main, str2bool
 
 
 def main(argv=None):
@@ -31,7 +30,8 @@ def main(argv=None):
     ap.add_argument("--save_freq", type=int, default=1000)
     ap.add_argument("--log_freq", type=int, default=20)
     add_engine_args(ap)
-    run_mstpp_training(ap.parse_args(argv))
+    add_print_run_dir_arg(ap)
+    mstpp_main(ap.parse_args(argv))
 
 
 if __name__ == "__main__":

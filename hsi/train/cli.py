@@ -1,11 +1,14 @@
-"""Shared command-line pieces of the training and validation scripts (the paper's flags + new ones).
+"""Shared command-line pieces of the training and validation scripts (the paper's flags + new ones),
+the conversion of parsed flags into typed options, and the data helpers the runs share.
 
 The scripts in ``RGB2HS/`` and ``MST_plus_plus_code/train_code/`` only declare their flags with these
-helpers and call ``run_rgb2hs_training`` / ``run_mstpp_training`` / ``run_validation``.
+helpers, convert them (``training_options_from_args`` and friends) and call ``run_training`` /
+``run_mstpp_training`` / ``run_validation`` (``hsi.train.experiments``).
 """
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -13,13 +16,17 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from hsi import layout
 from hsi.camera import load_camera
 from hsi.data import DataError, SceneCache, ScenePair, SceneStats
 from hsi.io import atomic_write_text
-from hsi.metamer_data import psf_label, variant_dir_name
 from hsi.render import RenderConfig, render_rgb
+from hsi.train.options import (DATA_JOINS, EngineOptions, MstppTrainingOptions, TrainingOptions, ValidationOptions,
+                               options_from_args)
 
-DATA_JOINS = ("standard", "metamer", "both")
+psf_label = layout.psf_label  # re-exported (older importers)
+CLI_ONLY_FLAGS = ("print_run_dir",)
+"""Flags of the training scripts that are no option of a run."""
 
 
 def str2bool(value: str | bool) -> bool:
@@ -31,15 +38,25 @@ def str2bool(value: str | bool) -> bool:
 
 def generated_dir(dataset_path: str, dataset_name: str, noise_type: str, npe: int, psf_name: str | None) -> Path:
     """``<dataset_path>/<NAME>/<noise_type><npe>_<psf>``: where ``generate_metamers.py`` writes."""
-    return Path(dataset_path) / dataset_name / variant_dir_name(noise_type, npe, psf_name)
+    return layout.variant_dir(Path(dataset_path) / dataset_name, noise_type, npe, psf_name)
 
 
-def generate_command(args) -> str:
+def generate_command(dataset_path: str, dataset_name: str, noise_type: str, npe: int, psf_name: str | None,
+                     rgb_format: str = "png") -> str:
     """The ``generate_metamers.py`` command that makes the data a run needs (for error messages)."""
-    fmt = getattr(args, "rgb_format", "png")
-    return (f"python ./metamer/generate_metamers.py --psf_name {psf_label(args.psf_name)} --dataset_path "
-            f"{args.dataset_path} --dataset_name {args.dataset_name} --noise_type {args.noise_type} --npe {args.npe} "
-            f"--alpha 0.0 --rgb_format {fmt}")
+    return (f"python ./metamer/generate_metamers.py --psf_name {layout.psf_label(psf_name)} --dataset_path "
+            f"{dataset_path} --dataset_name {dataset_name} --noise_type {noise_type} --npe {npe} "
+            f"--alpha 0.0 --rgb_format {rgb_format}")
+
+
+def cube_pairs(ds_dir: str | os.PathLike, scenes: Sequence[str]) -> list[ScenePair]:
+    """The original cubes ``Train_Spec/<s>.mat`` without RGB (rendered on the fly)."""
+    return [ScenePair(s, layout.spec_path(ds_dir, s), None) for s in scenes]
+
+
+def dataset_rgb_pairs(ds_dir: str | os.PathLike, scenes: Sequence[str]) -> list[ScenePair]:
+    """The cubes ``Train_Spec/<s>.mat`` with the dataset's own RGB ``Train_RGB/<s>.jpg`` (the MST++ recipe)."""
+    return [ScenePair(s, layout.spec_path(ds_dir, s), layout.dataset_rgb_path(ds_dir, s, "jpg")) for s in scenes]
 
 
 def paired_scenes(dataset_path: str, dataset_name: str, gen: Path, scenes: Sequence[str], join: str,
@@ -48,10 +65,10 @@ def paired_scenes(dataset_path: str, dataset_name: str, gen: Path, scenes: Seque
     ``<s>_original.<fmt>``), ``metamer`` = metamers, ``both`` = metamers then originals."""
     if join not in DATA_JOINS:
         raise DataError(f"data_join must be one of {DATA_JOINS}, got {join!r}")
-    spec_dir = Path(dataset_path) / dataset_name / "Train_Spec"
-    rgb_dir = gen / "Train_Metamer_RGB"
-    originals = [ScenePair(s, spec_dir / f"{s}.mat", rgb_dir / f"{s}_original.{rgb_format}") for s in scenes]
-    metamers = [ScenePair(s, gen / "Train_Metamer_Spec" / f"{s}_metamer.mat", rgb_dir / f"{s}_metamer.{rgb_format}",
+    ds_dir = Path(dataset_path) / dataset_name
+    originals = [ScenePair(s, layout.spec_path(ds_dir, s), layout.metamer_rgb_path(gen, s, "original", rgb_format))
+                 for s in scenes]
+    metamers = [ScenePair(s, layout.metamer_cube_path(gen, s), layout.metamer_rgb_path(gen, s, "metamer", rgb_format),
                           "metamer") for s in scenes]
     return {"standard": originals, "metamer": metamers, "both": metamers + originals}[join]
 
@@ -82,18 +99,27 @@ def add_engine_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--stop_at", type=int, default=None, help=argparse.SUPPRESS)
 
 
-def engine_options(args) -> dict:
-    """``TrainConfig`` fields that every training script takes from the same flags."""
-    return dict(init_lr=args.init_lr, batch_size=args.batch_size, log_freq=args.log_freq, valid_freq=args.valid_freq,
-                save_freq=args.save_freq, seed=args.seed, amp=args.amp, compile=args.compile,
-                compile_mode=args.compile_mode, tf32=args.tf32, deterministic=args.deterministic,
-                num_workers=args.num_workers, data_on_device=args.data_on_device, device=device_of(args),
-                resume=args.resume, valid_border=args.valid_border, stop_at=args.stop_at, wandb=args.wandb)
+def train_config_fields(opts: TrainingOptions | MstppTrainingOptions) -> dict:
+    """``hsi.train.engine.TrainConfig`` fields that every trainer takes from the same options."""
+    e: EngineOptions = opts.engine
+    return dict(init_lr=opts.init_lr, batch_size=opts.batch_size, log_freq=opts.log_freq, valid_freq=opts.valid_freq,
+                save_freq=opts.save_freq, seed=opts.seed, amp=e.amp, compile=e.compile,
+                compile_mode=e.compile_mode, tf32=e.tf32, deterministic=e.deterministic,
+                num_workers=e.num_workers, data_on_device=e.data_on_device, device=device_of(e.device, e.gpu_id),
+                resume=e.resume, valid_border=e.valid_border, stop_at=e.stop_at, wandb=opts.wandb)
 
 
-def add_rgb2hs_args(ap: argparse.ArgumentParser, result_root: str, wandb_default: bool,
-                    percent: bool, data_join: bool) -> None:
-    """The paper's flags of the three RGB2HS trainers (upstream 1.3-1.5), with their defaults."""
+def rgb2hs_parser(description: str, mode: str) -> argparse.ArgumentParser:
+    """The parser of the RGB2HS trainer of ``mode`` with the shared flags (``add_rgb2hs_args``)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_rgb2hs_args(ap, mode)
+    return ap
+
+
+def add_rgb2hs_args(ap: argparse.ArgumentParser, mode: str) -> None:
+    """The paper's flags of the RGB2HS trainer of ``mode`` (upstream 1.3-1.5), with their defaults;
+    ``--percent`` and ``--data_join`` for the no-metamer trainer (the on-the-fly one declares its own)."""
+    result_root, percent, data_join = layout.TRAIN_RESULT_ROOT[mode], mode == "no_metamer", mode == "no_metamer"
     ap.add_argument("--psf_name", default=None, help="PSF of the data folder (<noise><npe>_<psf>); None = no PSF")
     ap.add_argument("--dataset_path", default="./datasets")
     ap.add_argument("--dataset_name", default="ARAD_1K")
@@ -120,20 +146,42 @@ def add_rgb2hs_args(ap: argparse.ArgumentParser, result_root: str, wandb_default
     ap.add_argument("--gpu_id", default=None, help="GPU index (sets the device to cuda:<gpu_id>)")
     if data_join:
         ap.add_argument("--data_join", default="standard", choices=list(DATA_JOINS))
-    ap.add_argument("--wandb", type=str2bool, default=wandb_default)
+    ap.add_argument("--wandb", type=str2bool, default=False)
     add_engine_args(ap)
+    add_print_run_dir_arg(ap)
 
 
-def device_of(args) -> str:
-    if getattr(args, "gpu_id", None) not in (None, "") and args.device == "auto":
-        return f"cuda:{int(args.gpu_id)}"
-    return args.device
+def add_print_run_dir_arg(ap: argparse.ArgumentParser) -> None:
+    """``--print_run_dir True``: print the run folder these flags train into and exit (for the shell drivers)."""
+    ap.add_argument("--print_run_dir", type=str2bool, default=False,
+                    help="print the run folder of these flags and exit without training")
 
 
-def pretrained_of(args) -> str | None:
+def training_options_from_args(args: argparse.Namespace, mode: str) -> TrainingOptions:
+    """The options of an RGB2HS trainer's parsed flags (``mode``: no_metamer, fixed, onthefly)."""
+    return options_from_args(TrainingOptions, args, CLI_ONLY_FLAGS, mode=mode)
+
+
+def mstpp_options_from_args(args: argparse.Namespace) -> MstppTrainingOptions:
+    """The options of the MST++ recipe's parsed flags."""
+    return options_from_args(MstppTrainingOptions, args, CLI_ONLY_FLAGS)
+
+
+def validation_options_from_args(args: argparse.Namespace) -> ValidationOptions:
+    """The options of ``validate_RGB2HS.py``'s parsed flags."""
+    return options_from_args(ValidationOptions, args)
+
+
+def device_of(device: str, gpu_id: str | int | None = None) -> str:
+    """``cuda:<gpu_id>`` when a GPU index is given and the device is ``auto``; else ``device``."""
+    if gpu_id not in (None, "") and device == "auto":
+        return f"cuda:{int(gpu_id)}"
+    return device
+
+
+def pretrained_of(root: str | None, stem: str | None = None) -> str | None:
     """``--pretrained_root``/``--resume_file`` -> a checkpoint file (weights to start from), or None."""
-    root, stem = getattr(args, "pretrained_root", None), getattr(args, "resume_file", None)
-    if not root or str(root).lower() == "none":
+    if layout.is_unset(root):
         return None
     path = Path(root)
     if stem:
@@ -143,15 +191,18 @@ def pretrained_of(args) -> str | None:
     return str(path)
 
 
-def camera_srf(args, dataset_default: str = "basler_a2A5320-23ucBAS") -> np.ndarray:
-    name = getattr(args, "srf_name", None) or getattr(args, "srf_path", None) or dataset_default
+def camera_srf(srf_name: str | None = None, srf_path: str | None = None,
+               dataset_default: str = "basler_a2A5320-23ucBAS") -> np.ndarray:
+    """The camera response ``(31, 3)``: ``srf_name``, else ``srf_path``, else the default camera."""
+    name = srf_name or srf_path or dataset_default
     if str(name).endswith("A2a5320-23ucBAS_gain.npz") and not Path(name).is_file():
         name = dataset_default  # the paper's default path: our shipped copy of the same camera
     return load_camera(name).srf
 
 
-def cache_of(args) -> SceneCache:
-    return SceneCache(args.cache_dir or Path(args.dataset_path) / args.dataset_name / "cache")
+def cache_of(ds_dir: str | os.PathLike, cache_dir: str | None = None) -> SceneCache:
+    """The scene cache: ``cache_dir`` or ``<ds_dir>/cache``."""
+    return SceneCache(layout.cache_dir(ds_dir, cache_dir))
 
 
 # ------------------------------------------------------------------------------------ runs
@@ -171,3 +222,25 @@ def scene_stats(pairs: Sequence[ScenePair], cache: SceneCache, srf: np.ndarray, 
 
 def write_scene_list(out: Path, name: str, scenes: Sequence[str]) -> None:
     atomic_write_text(out / name, "".join(f"{s}\n" for s in scenes))
+
+
+# ------------------------------------------------------------------------------------ script mains
+def train_main(args: argparse.Namespace, mode: str) -> dict | None:
+    """An RGB2HS trainer's parsed flags -> ``run_training``; with ``--print_run_dir True`` only print
+    the run folder (for the shell drivers)."""
+    from hsi.train.experiments import run_training, training_run_dir
+    opts = training_options_from_args(args, mode)
+    if args.print_run_dir:
+        print(training_run_dir(opts))
+        return None
+    return run_training(opts)
+
+
+def mstpp_main(args: argparse.Namespace) -> dict | None:
+    """The MST++ recipe's parsed flags -> ``run_mstpp_training`` (or print the run folder)."""
+    from hsi.train.experiments import mstpp_run_dir, run_mstpp_training
+    opts = mstpp_options_from_args(args)
+    if args.print_run_dir:
+        print(mstpp_run_dir(opts))
+        return None
+    return run_mstpp_training(opts)

@@ -1,7 +1,10 @@
-"""What the training and validation scripts do, given their parsed flags."""
+"""What the training and validation scripts do, given their options (``hsi.train.options``).
+
+    from hsi.train.experiments import EngineOptions, TrainingOptions, ValidationOptions, run_training, run_validation
+    summary = run_training(TrainingOptions(mode="fixed", dataset_name="SYNTH", engine=EngineOptions(device="cpu")))
+"""
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -10,131 +13,126 @@ from pathlib import Path
 
 import torch
 
-from hsi.data import DataError, FullImageDataset, PatchDataset, ScenePair, check_files, read_split, select_percent
+from hsi import layout
+from hsi.data import DataError, FullImageDataset, PatchDataset, check_files, read_split, select_percent
 from hsi.datasets import get_dataset_spec
+from hsi.device import resolve_device
 from hsi.io import atomic_write_json, atomic_write_text, provenance, write_mat_cube
+from hsi.metrics import METRIC_NAMES
 from hsi.models import build_model, get_spec
 from hsi.render import RenderConfig
-from hsi.train.cli import (cache_of, camera_srf, device_of, engine_options, generate_command, generated_dir, paired_scenes,
-                           pretrained_of, psf_label, scene_stats, write_scene_list)
-from hsi.device import resolve_device
+from hsi.train.cli import (cache_of, camera_srf, cube_pairs, dataset_rgb_pairs, device_of, generate_command, generated_dir, paired_scenes,
+                           pretrained_of, scene_stats, train_config_fields, write_scene_list)
 from hsi.train.engine import TrainConfig, train
 from hsi.train.evaluate import evaluate
 from hsi.train.losses import get_loss
 from hsi.train.onthefly import OnTheFlyRenderer, psf_margin
+from hsi.train.options import (EngineOptions, MstppTrainingOptions, OnTheFlyOptions, TrainingOptions,  # noqa: F401
+                               ValidationOptions, flat_record)
 
-TRAIN_MODES = ("no_metamer", "fixed", "onthefly")
-_PREFIX = {"no_metamer": "No_metamer", "fixed": "Fixed_metamer", "onthefly": "OnTheFly_metamer"}
-
-
-def rgb2hs_run_name(args, mode: str) -> str:
-    """The paper's run folder name (plus ``_<p>percent`` when a percentage is used)."""
-    psf, noise = psf_label(args.psf_name), f"{args.noise_type}{args.npe}"
-    if mode == "onthefly":
-        name = f"{_PREFIX[mode]}_{args.loss_func}_{noise}_{psf}_{args.method}_{args.dataset_name}"
-    else:
-        name = f"{_PREFIX[mode]}_{args.loss_func}_{args.rgb_format}_{noise}_{psf}_{args.method}_{args.dataset_name}"
-    percent = getattr(args, "percent", None)
-    if percent is not None and percent < 100:
-        name += f"_{percent:g}percent"
-    return name
+TRAIN_MODES = layout.TRAIN_MODES
 
 
-def _check_common(args) -> None:
-    get_spec(args.method)              # unknown method: error listing the valid ones
-    get_loss(getattr(args, "loss_func", "mrae"))
-    get_dataset_spec(args.dataset_name)
+def training_run_dir(opts: TrainingOptions) -> Path:
+    """``<result_root>/<the paper's run name>`` (plus ``_<p>percent`` when a percentage is used)."""
+    return Path(opts.result_root) / layout.train_run_name(
+        opts.mode, loss=opts.loss_func, noise_type=opts.noise_type, npe=opts.npe, psf_name=opts.psf_name,
+        method=opts.method, dataset=opts.dataset_name, rgb_format=opts.rgb_format, percent=opts.percent)
 
 
-def run_rgb2hs_training(args, mode: str) -> dict:
-    """The three RGB2HS trainers (``mode``: no_metamer, fixed, onthefly); returns the run summary."""
-    if mode not in TRAIN_MODES:
-        raise ValueError(f"mode must be one of {TRAIN_MODES}")
-    _check_common(args)
-    spec = get_dataset_spec(args.dataset_name)
-    dataset_dir = Path(args.dataset_path) / args.dataset_name
+def mstpp_run_dir(opts: MstppTrainingOptions) -> Path:
+    """``outf`` with ``_<p>percent`` appended when a percentage is used."""
+    return Path(layout.mstpp_run_dir(opts.outf, opts.percent))
+
+
+def _check_common(method: str, loss: str, dataset_name: str) -> None:
+    get_spec(method)              # unknown method: error listing the valid ones
+    get_loss(loss)
+    get_dataset_spec(dataset_name)
+
+
+def _onthefly_data(opts: TrainingOptions, dataset_dir: Path, train_scenes, srf, device):
+    """Training pairs (cubes only), the on-the-fly renderer, the PSF margin and the scenes' render stats."""
+    o = opts.onthefly
+    train_pairs = cube_pairs(dataset_dir, train_scenes)
+    check_files(train_pairs, hint=f"the original cubes are missing from {layout.dataset_folder(dataset_dir, 'spec')}")
+    from hsi.optics import load_psf
+    psf = load_psf(opts.psf_name, o.psf_path)
+    kernel = None if psf is None else torch.from_numpy(psf.kernel)
+    margin = psf_margin(kernel)
+    config = RenderConfig(psf_boundary="linear", noise_type=opts.noise_type, npe=opts.npe,
+                          exposure_target=get_dataset_spec(opts.dataset_name).exposure_target, quantize=o.quantize)
+    stats = scene_stats(train_pairs, cache_of(dataset_dir, opts.engine.cache_dir), srf, kernel, config, device)
+    renderer = OnTheFlyRenderer(torch.from_numpy(srf), kernel, config, o.metamer_mode, (o.alpha_min, o.alpha_max),
+                                margin, opts.seed, device)
+    return train_pairs, renderer, margin, stats
+
+
+def run_training(opts: TrainingOptions) -> dict:
+    """One run of the RGB2HS trainers (``opts.mode``: no_metamer, fixed, onthefly); returns the run summary."""
+    _check_common(opts.method, opts.loss_func, opts.dataset_name)
+    spec = get_dataset_spec(opts.dataset_name)
+    dataset_dir = Path(opts.dataset_path) / opts.dataset_name
     if not dataset_dir.is_dir():
         raise DataError(f"dataset folder not found: {dataset_dir} (convert the dataset with dataset_tools/, or "
                         "build the embedded one with python ./dataset_tools/make_synthetic.py)")
-    gen = generated_dir(args.dataset_path, args.dataset_name, args.noise_type, args.npe, args.psf_name)
-    train_scenes = read_split(dataset_dir, "train")
+    gen = generated_dir(opts.dataset_path, opts.dataset_name, opts.noise_type, opts.npe, opts.psf_name)
+    train_scenes = select_percent(read_split(dataset_dir, "train"), opts.percent, opts.seed)
     valid_scenes = read_split(dataset_dir, "valid")
-    train_scenes = select_percent(train_scenes, getattr(args, "percent", None), args.seed)
-    fmt = args.rgb_format
-    hint = f"make them with:\n  {generate_command(args)}"
+    fmt = opts.rgb_format
+    hint = "make them with:\n  " + generate_command(opts.dataset_path, opts.dataset_name, opts.noise_type, opts.npe,
+                                                     opts.psf_name, fmt)
     renderer, margin, stats = None, 0, None
-    srf = camera_srf(args)
-    device = resolve_device(device_of(args))
-    if mode == "onthefly" and args.on_the_fly:
-        valid_join = args.data_join
-        train_pairs = [ScenePair(s, dataset_dir / "Train_Spec" / f"{s}.mat", None) for s in train_scenes]
-        check_files(train_pairs, hint=f"the original cubes are missing from {dataset_dir / 'Train_Spec'}")
-        from hsi.optics import load_psf
-        psf = load_psf(args.psf_name, args.psf_path)
-        kernel = None if psf is None else torch.from_numpy(psf.kernel)
-        margin = psf_margin(kernel)
-        config = RenderConfig(psf_boundary="linear", noise_type=args.noise_type, npe=args.npe,
-                              exposure_target=spec.exposure_target, quantize=args.quantize)
-        stats = scene_stats(train_pairs, cache_of(args), srf, kernel, config, device)
-        renderer = OnTheFlyRenderer(torch.from_numpy(srf), kernel, config, args.metamer_mode,
-                                    (args.alpha_min, args.alpha_max), margin, args.seed, device)
+    srf = camera_srf(opts.engine.srf_name, opts.onthefly.srf_path if opts.mode == "onthefly" else None)
+    device = resolve_device(device_of(opts.engine.device, opts.engine.gpu_id))
+    if opts.mode == "onthefly" and opts.onthefly.on_the_fly:
+        train_pairs, renderer, margin, stats = _onthefly_data(opts, dataset_dir, train_scenes, srf, device)
     else:
-        train_join = {"no_metamer": getattr(args, "data_join", "standard"), "fixed": "both",
-                      "onthefly": "standard"}[mode]
-        valid_join = {"no_metamer": getattr(args, "data_join", "standard"), "fixed": "both",
-                      "onthefly": getattr(args, "data_join", "both")}[mode]
-        train_pairs = paired_scenes(args.dataset_path, args.dataset_name, gen, train_scenes, train_join, fmt)
+        train_join = {"no_metamer": opts.data_join, "fixed": "both", "onthefly": "standard"}[opts.mode]
+        train_pairs = paired_scenes(opts.dataset_path, opts.dataset_name, gen, train_scenes, train_join, fmt)
         check_files(train_pairs, hint=hint)
-    valid_pairs = paired_scenes(args.dataset_path, args.dataset_name, gen, valid_scenes, valid_join, fmt)
+    valid_pairs = paired_scenes(opts.dataset_path, opts.dataset_name, gen, valid_scenes, opts.data_join, fmt)
     check_files(valid_pairs, hint=hint)
-    out = Path(args.result_root) / rgb2hs_run_name(args, mode)
-    cache = cache_of(args)
-    train_set = PatchDataset(train_pairs, cache, args.crop_size, args.stride, margin, stats)
+    out = training_run_dir(opts)
+    cache = cache_of(dataset_dir, opts.engine.cache_dir)
+    train_set = PatchDataset(train_pairs, cache, opts.crop_size, opts.stride, margin, stats)
     valid_set = FullImageDataset(valid_pairs, cache, centre_crop=spec.eval_crop)
     cfg = TrainConfig(
-        method=args.method, out_dir=out, total_iterations=args.num_epochs * args.per_epoch_iteration,
-        loss=args.loss_func, pretrained=pretrained_of(args), srf=srf, **engine_options(args),
-        extra={"mode": mode, "args": vars(args), "train_scenes": train_scenes, "valid_scenes": valid_scenes,
-               "data_dir": str(gen), "valid_join": valid_join})
+        method=opts.method, out_dir=out, total_iterations=opts.num_epochs * opts.per_epoch_iteration,
+        loss=opts.loss_func, pretrained=pretrained_of(opts.pretrained_root, opts.resume_file), srf=srf,
+        **train_config_fields(opts),
+        extra={"mode": opts.mode, "args": flat_record(opts), "train_scenes": train_scenes,
+               "valid_scenes": valid_scenes, "data_dir": str(gen), "valid_join": opts.data_join})
     out.mkdir(parents=True, exist_ok=True)
     write_scene_list(out, "train_scenes.txt", train_scenes)
     return train(cfg, train_set, valid_set, renderer)
 
 
-def run_mstpp_training(args) -> dict:
-    """The MST++ toolbox recipe on ``<data_root>/Train_Spec`` + the official ``Train_RGB`` JPEGs."""
-    get_spec(args.method)
-    root = Path(args.data_root)
-    for sub in ("Train_Spec", "Train_RGB", "split_txt"):
-        if not (root / sub).is_dir():
-            raise DataError(f"{root / sub} not found: --data_root must be an ARAD_1K-style folder with Train_Spec/, "
-                            "Train_RGB/ and split_txt/ (e.g. ./datasets/ARAD_1K/, or ./datasets/SYNTH/ from "
-                            "python ./dataset_tools/make_synthetic.py)")
-    train_scenes = select_percent(read_split(root, "train"), args.percent, args.seed)
+def run_mstpp_training(opts: MstppTrainingOptions) -> dict:
+    """The MST++ toolbox recipe on ``<data_root>``'s cubes + the official RGB JPEGs; returns the run summary."""
+    get_spec(opts.method)
+    root = Path(opts.data_root)
+    for role in ("spec", "rgb", "split"):
+        if not layout.dataset_folder(root, role).is_dir():
+            raise DataError(f"{layout.dataset_folder(root, role)} not found: --data_root must be an ARAD_1K-style "
+                            f"folder with {layout.SPEC_DIR}/, {layout.RGB_DIR}/ and {layout.SPLIT_DIR}/ (e.g. "
+                            "./datasets/ARAD_1K/, or ./datasets/SYNTH/ from python ./dataset_tools/make_synthetic.py)")
+    train_scenes = select_percent(read_split(root, "train"), opts.percent, opts.seed)
     valid_scenes = read_split(root, "valid")
-
-    def pairs(scenes):
-        return [ScenePair(s, root / "Train_Spec" / f"{s}.mat", root / "Train_RGB" / f"{s}.jpg") for s in scenes]
-    train_pairs, valid_pairs = pairs(train_scenes), pairs(valid_scenes)
+    train_pairs, valid_pairs = dataset_rgb_pairs(root, train_scenes), dataset_rgb_pairs(root, valid_scenes)
     check_files(train_pairs + valid_pairs)
-    out = args.outf + (f"_{args.percent:g}percent" if args.percent is not None and args.percent < 100 else "")
-    cache = cache_of(argparse.Namespace(dataset_path=str(root.parent), dataset_name=root.name, cache_dir=args.cache_dir))
-    train_set = PatchDataset(train_pairs, cache, args.patch_size, args.stride)
+    out = mstpp_run_dir(opts)
+    cache = cache_of(root, opts.engine.cache_dir)
+    train_set = PatchDataset(train_pairs, cache, opts.patch_size, opts.stride)
     valid_set = FullImageDataset(valid_pairs, cache, centre_crop=None)
     cfg = TrainConfig(
-        method=args.method, out_dir=Path(out), total_iterations=args.end_epoch * args.iterations_per_epoch,
-        loss="mrae", pretrained=None if str(args.pretrained_model_path).lower() == "none" else args.pretrained_model_path,
-        srf=camera_srf(args), **engine_options(args),
-        extra={"mode": "mstpp", "args": vars(args), "train_scenes": train_scenes, "valid_scenes": valid_scenes})
-    Path(out).mkdir(parents=True, exist_ok=True)
-    write_scene_list(Path(out), "train_scenes.txt", train_scenes)
+        method=opts.method, out_dir=out, total_iterations=opts.end_epoch * opts.iterations_per_epoch,
+        loss="mrae", pretrained=pretrained_of(opts.pretrained_model_path), srf=camera_srf(opts.engine.srf_name),
+        **train_config_fields(opts),
+        extra={"mode": "mstpp", "args": flat_record(opts), "train_scenes": train_scenes, "valid_scenes": valid_scenes})
+    out.mkdir(parents=True, exist_ok=True)
+    write_scene_list(out, "train_scenes.txt", train_scenes)
     return train(cfg, train_set, valid_set)
-
-
-def validation_run_name(args, fmt: str) -> str:
-    """``<NAME>_<noise><npe>_<psf>_<fmt>_<method>_{metamer|std}`` (the paper's naming)."""
-    kind = "metamer" if args.metamer else "std"
-    return f"{args.dataset_name}_{args.noise_type}{args.npe}_{psf_label(args.psf_name)}_{fmt}_{args.method}_{kind}"
 
 
 def _previous_validation(path: Path, ckpt: Path) -> dict | None:
@@ -147,60 +145,73 @@ def _previous_validation(path: Path, ckpt: Path) -> dict | None:
     return record if same and record.get("summary") else None
 
 
-def run_validation(args) -> list[dict]:
-    """``validate_RGB2HS.py``: one summary per RGB format; writes per-image CSV, summary files and,
-    with ``--save_recon``, the reconstructions (named after the scenes they come from)."""
-    _check_common(args)
-    spec = get_dataset_spec(args.dataset_name)
-    ckpt = Path(args.pretrained_root)
+def _write_validation(out: Path, opts: ValidationOptions, name: str, rows: list[dict], summary: dict) -> None:
+    """``<run>/per_image.csv`` and the paper's summary file ``<result_root>/<run>.txt``."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["name", *METRIC_NAMES])
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(out / "per_image.csv", buf.getvalue())
+    # the paper's summary file: pandas-style CSV with index, metric, value
+    atomic_write_text(layout.validation_summary_path(opts.result_root, name),
+                      ",metric,value\n" + "".join(f"{i},{k},{summary[k]}\n" for i, k in enumerate(METRIC_NAMES)))
+
+
+def validation_run_dir(opts: ValidationOptions, fmt: str) -> Path:
+    """``<result_root>/<NAME>_<noise><npe>_<psf>_<fmt>_<method>_{metamer|std}`` (the paper's naming)."""
+    return Path(opts.result_root) / layout.validation_run_name(
+        dataset=opts.dataset_name, noise_type=opts.noise_type, npe=opts.npe, psf_name=opts.psf_name, rgb_format=fmt,
+        method=opts.method, metamer=opts.metamer)
+
+
+def run_validation(opts: ValidationOptions) -> list[dict]:
+    """``validate_RGB2HS.py``: one record per RGB format; writes per-image CSV, summary files and,
+    with ``save_recon``, the reconstructions (named after the scenes they come from)."""
+    _check_common(opts.method, "mrae", opts.dataset_name)
+    spec = get_dataset_spec(opts.dataset_name)
+    ckpt = Path(opts.pretrained_root)
     if not ckpt.is_file():
         raise DataError(f"--pretrained_root must name a checkpoint file (.pth), got {ckpt}")
-    dataset_dir = Path(args.dataset_path) / args.dataset_name
-    scenes = read_split(dataset_dir, args.split)
-    gen = generated_dir(args.dataset_path, args.dataset_name, args.noise_type, args.npe, args.psf_name)
-    device = resolve_device(device_of(args))
-    model = build_model(args.method, pretrained=str(ckpt)).to(device)
-    srf = torch.from_numpy(camera_srf(args))
-    formats = ["png", "jpg"] if args.rgb_format == "all" else [args.rgb_format]
-    border = args.border if args.border is not None else 0
+    dataset_dir = Path(opts.dataset_path) / opts.dataset_name
+    scenes = read_split(dataset_dir, opts.split)
+    gen = generated_dir(opts.dataset_path, opts.dataset_name, opts.noise_type, opts.npe, opts.psf_name)
+    device = resolve_device(device_of(opts.device, opts.gpu_id))
+    model = build_model(opts.method, pretrained=str(ckpt)).to(device)
+    srf = torch.from_numpy(camera_srf(opts.srf_name))
+    formats = ["png", "jpg"] if opts.rgb_format == "all" else [opts.rgb_format]
+    border = opts.border if opts.border is not None else 0
+    kind = layout.validation_kind(opts.metamer)
     results = []
     for fmt in formats:
-        pairs = paired_scenes(args.dataset_path, args.dataset_name, gen, scenes,
-                              "metamer" if args.metamer else "standard", fmt)
-        check_files(pairs, hint=f"make them with:\n  {generate_command(argparse.Namespace(**{**vars(args), 'rgb_format': fmt}))}")
+        pairs = paired_scenes(opts.dataset_path, opts.dataset_name, gen, scenes,
+                              "metamer" if opts.metamer else "standard", fmt)
+        check_files(pairs, hint="make them with:\n  " + generate_command(
+            opts.dataset_path, opts.dataset_name, opts.noise_type, opts.npe, opts.psf_name, fmt))
         data = FullImageDataset(pairs, None, centre_crop=spec.eval_crop)
-        name = validation_run_name(args, fmt)
-        out = Path(args.result_root) / name
-        kind = "metamer" if args.metamer else "std"
-        previous = _previous_validation(out / "summary.json", ckpt) if getattr(args, "skip_existing", False) else None
+        out = validation_run_dir(opts, fmt)
+        name = out.name
+        previous = _previous_validation(out / "summary.json", ckpt) if opts.skip_existing else None
         if previous is not None:
             print(f"[validate] {out} exists for this checkpoint: skipped (--skip_existing)")
             results.append(previous)
             continue
 
-        def save(scene_key: str, pred: torch.Tensor, out=out, kind=kind) -> None:
+        def save(scene_key: str, pred: torch.Tensor, out=out) -> None:
             stem = scene_key[: -len("_metamer")] if scene_key.endswith("_metamer") else scene_key
-            write_mat_cube(out / f"{stem}_{kind}.mat", pred.clamp(0, 1).cpu().numpy())
+            write_mat_cube(layout.reconstruction_path(out, stem, opts.metamer), pred.clamp(0, 1).cpu().numpy())
 
         t0 = time.time()
-        print(f"Validate {args.method} on {'metamer' if args.metamer else 'original'} {args.dataset_name} data "
+        print(f"Validate {opts.method} on {'metamer' if opts.metamer else 'original'} {opts.dataset_name} data "
               f"({len(pairs)} images, {fmt}) from {gen}")
-        rows, summary = evaluate(model, args.method, data, device, srf, args.amp, border, args.self_ensemble,
-                                 on_prediction=save if args.save_recon else None, progress=True)
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["name", "MRAE", "RMSE", "PSNR", "SAM"])
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-        atomic_write_text(out / "per_image.csv", buf.getvalue())
-        # the paper's summary file: pandas-style CSV with index, metric, value
-        atomic_write_text(Path(args.result_root) / f"{name}.txt",
-                          ",metric,value\n" + "".join(f"{i},{k},{summary[k]}\n" for i, k in enumerate(("MRAE", "RMSE", "PSNR", "SAM"))))
-        record = {"name": name, "tag": getattr(args, "tag", None), "method": args.method, "dataset": args.dataset_name,
-                  "metamer": bool(args.metamer), "summary": summary, "images": len(rows), "seconds": time.time() - t0,
-                  "checkpoint": str(ckpt), "args": vars(args), "format": fmt, "data_dir": str(gen)}
+        rows, summary = evaluate(model, opts.method, data, device, srf, opts.amp, border, opts.self_ensemble,
+                                 on_prediction=save if opts.save_recon else None, progress=True)
+        _write_validation(out, opts, name, rows, summary)
+        record = {"name": name, "tag": opts.tag, "method": opts.method, "dataset": opts.dataset_name,
+                  "metamer": bool(opts.metamer), "summary": summary, "images": len(rows), "seconds": time.time() - t0,
+                  "checkpoint": str(ckpt), "args": flat_record(opts), "format": fmt, "data_dir": str(gen)}
         atomic_write_json(out / "summary.json", provenance(**record))
-        print(f"method:{args.method}, mrae:{summary['MRAE']:.4f}, rmse:{summary['RMSE']:.4f}, "
+        print(f"method:{opts.method}, mrae:{summary['MRAE']:.4f}, rmse:{summary['RMSE']:.4f}, "
               f"psnr:{summary['PSNR']:.2f}, sam:{summary['SAM']:.4f}")
         results.append(record)
     return results
