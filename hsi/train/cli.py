@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from hsi import layout
 from hsi.camera import load_camera
-from hsi.data import DataError, SceneCache, ScenePair, SceneStats
+from hsi.data import DataError, SceneCache, ScenePair
 from hsi.io import atomic_write_text
-from hsi.render import RenderConfig, render_rgb
+from hsi.train.onthefly import scene_stats  # noqa: F401  (re-exported: the one implementation)
 from hsi.train.options import (DATA_JOINS, EngineOptions, MstppTrainingOptions, TrainingOptions, ValidationOptions,
                                options_from_args)
 
@@ -206,20 +204,6 @@ def cache_of(ds_dir: str | os.PathLike, cache_dir: str | None = None) -> SceneCa
 
 
 # ------------------------------------------------------------------------------------ runs
-def scene_stats(pairs: Sequence[ScenePair], cache: SceneCache, srf: np.ndarray, psf, config: RenderConfig,
-                device: torch.device) -> dict[str, SceneStats]:
-    """Exposure gain and DN range of a noiseless render of each full original scene (on-the-fly)."""
-    stats = {}
-    s = torch.from_numpy(srf).to(device)
-    k = None if psf is None else torch.as_tensor(psf).to(device)
-    noiseless = replace(config, npe=0, psf_boundary="linear")
-    for pair in pairs:
-        cube = torch.from_numpy(np.array(cache.cube(pair.cube_path), dtype=np.float32))[None].to(device)
-        res = render_rgb(cube, s, k, noiseless)
-        stats[pair.key] = SceneStats(float(res.gain[0]), float(res.dn.min()), float(res.dn.max()))
-    return stats
-
-
 def write_scene_list(out: Path, name: str, scenes: Sequence[str]) -> None:
     atomic_write_text(out / name, "".join(f"{s}\n" for s in scenes))
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from pathlib import Path
 
@@ -17,16 +16,18 @@ from hsi import layout
 from hsi.data import DataError, FullImageDataset, PatchDataset, check_files, read_split, select_percent
 from hsi.datasets import get_dataset_spec
 from hsi.device import resolve_device
-from hsi.io import atomic_write_json, atomic_write_text, provenance, write_mat_cube
+from hsi.imaging import ImagingSystem
+from hsi.io import atomic_write_text, write_mat_cube
 from hsi.metrics import METRIC_NAMES
 from hsi.models import build_model, get_spec
 from hsi.render import RenderConfig
+from hsi.report.record import ValidationRecord, check_tag
 from hsi.train.cli import (cache_of, camera_srf, cube_pairs, dataset_rgb_pairs, device_of, generate_command, generated_dir, paired_scenes,
-                           pretrained_of, scene_stats, train_config_fields, write_scene_list)
+                           pretrained_of, train_config_fields, write_scene_list)
 from hsi.train.engine import TrainConfig, train
 from hsi.train.evaluate import evaluate
 from hsi.train.losses import get_loss
-from hsi.train.onthefly import OnTheFlyRenderer, psf_margin
+from hsi.train.onthefly import OnTheFlyRenderer, scene_stats
 from hsi.train.options import (EngineOptions, MstppTrainingOptions, OnTheFlyOptions, TrainingOptions,  # noqa: F401
                                ValidationOptions, flat_record)
 
@@ -58,13 +59,13 @@ def _onthefly_data(opts: TrainingOptions, dataset_dir: Path, train_scenes, srf, 
     check_files(train_pairs, hint=f"the original cubes are missing from {layout.dataset_folder(dataset_dir, 'spec')}")
     from hsi.optics import load_psf
     psf = load_psf(opts.psf_name, o.psf_path)
-    kernel = None if psf is None else torch.from_numpy(psf.kernel)
-    margin = psf_margin(kernel)
-    config = RenderConfig(psf_boundary="linear", noise_type=opts.noise_type, npe=opts.npe,
+    config = RenderConfig(noise_type=opts.noise_type, npe=opts.npe,
                           exposure_target=get_dataset_spec(opts.dataset_name).exposure_target, quantize=o.quantize)
-    stats = scene_stats(train_pairs, cache_of(dataset_dir, opts.engine.cache_dir), srf, kernel, config, device)
-    renderer = OnTheFlyRenderer(torch.from_numpy(srf), kernel, config, o.metamer_mode, (o.alpha_min, o.alpha_max),
-                                margin, opts.seed, device)
+    system = ImagingSystem.from_arrays(srf, None if psf is None else psf.kernel, config, device)
+    margin = system.psf_margin()
+    stats = scene_stats(train_pairs, cache_of(dataset_dir, opts.engine.cache_dir), system)
+    renderer = OnTheFlyRenderer(system.to(torch.float32), metamer_mode=o.metamer_mode,
+                                alpha_range=(o.alpha_min, o.alpha_max), margin=margin, seed=opts.seed)
     return train_pairs, renderer, margin, stats
 
 
@@ -138,11 +139,11 @@ def run_mstpp_training(opts: MstppTrainingOptions) -> dict:
 def _previous_validation(path: Path, ckpt: Path) -> dict | None:
     """A finished validation record at ``path`` made from the same checkpoint file (same path, not older)."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
+        record = ValidationRecord.read(path)
+    except (OSError, ValueError):          # missing, unreadable or incomplete (RecordError is a ValueError)
         return None
-    same = record.get("checkpoint") == str(ckpt) and path.stat().st_mtime >= ckpt.stat().st_mtime
-    return record if same and record.get("summary") else None
+    same = record.checkpoint == str(ckpt) and record.mtime_ns >= ckpt.stat().st_mtime_ns
+    return record.to_json() if same else None
 
 
 def _write_validation(out: Path, opts: ValidationOptions, name: str, rows: list[dict], summary: dict) -> None:
@@ -169,6 +170,7 @@ def run_validation(opts: ValidationOptions) -> list[dict]:
     """``validate_RGB2HS.py``: one record per RGB format; writes per-image CSV, summary files and,
     with ``save_recon``, the reconstructions (named after the scenes they come from)."""
     _check_common(opts.method, "mrae", opts.dataset_name)
+    check_tag(opts.tag)                    # a bad --tag fails before the run, not after it
     spec = get_dataset_spec(opts.dataset_name)
     ckpt = Path(opts.pretrained_root)
     if not ckpt.is_file():
@@ -181,7 +183,6 @@ def run_validation(opts: ValidationOptions) -> list[dict]:
     srf = torch.from_numpy(camera_srf(opts.srf_name))
     formats = ["png", "jpg"] if opts.rgb_format == "all" else [opts.rgb_format]
     border = opts.border if opts.border is not None else 0
-    kind = layout.validation_kind(opts.metamer)
     results = []
     for fmt in formats:
         pairs = paired_scenes(opts.dataset_path, opts.dataset_name, gen, scenes,
@@ -207,11 +208,12 @@ def run_validation(opts: ValidationOptions) -> list[dict]:
         rows, summary = evaluate(model, opts.method, data, device, srf, opts.amp, border, opts.self_ensemble,
                                  on_prediction=save if opts.save_recon else None, progress=True)
         _write_validation(out, opts, name, rows, summary)
-        record = {"name": name, "tag": opts.tag, "method": opts.method, "dataset": opts.dataset_name,
-                  "metamer": bool(opts.metamer), "summary": summary, "images": len(rows), "seconds": time.time() - t0,
-                  "checkpoint": str(ckpt), "args": flat_record(opts), "format": fmt, "data_dir": str(gen)}
-        atomic_write_json(out / "summary.json", provenance(**record))
+        record = ValidationRecord.create(
+            name=name, tag=opts.tag, method=opts.method, dataset=opts.dataset_name, metamer=bool(opts.metamer),
+            summary=summary, images=len(rows), seconds=time.time() - t0, checkpoint=str(ckpt),
+            args=flat_record(opts), format=fmt, data_dir=str(gen))
+        record.write(out / "summary.json")
         print(f"method:{opts.method}, mrae:{summary['MRAE']:.4f}, rmse:{summary['RMSE']:.4f}, "
               f"psnr:{summary['PSNR']:.2f}, sam:{summary['SAM']:.4f}")
-        results.append(record)
+        results.append(record.to_json())
     return results
