@@ -20,7 +20,7 @@ def tiny(tmp_path_factory):
 def _sets(tiny, cache):
     ds = tiny / "SYNTH"
     pairs = [ScenePair(s, ds / "Train_Spec" / f"{s}.mat", ds / "Train_RGB" / f"{s}.jpg") for s in ("scene_00", "scene_01")]
-    return PatchDataset(pairs, SceneCache(cache), 32, 8), FullImageDataset(pairs[:1], None)
+    return PatchDataset(pairs, SceneCache(cache), 16, 8), FullImageDataset(pairs[:1], None)
 
 
 def _cfg(out, **kw):

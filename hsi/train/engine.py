@@ -10,6 +10,9 @@ the end, ``best.pth`` on strict improvement of the validation MRAE, nothing else
 gloo on CPU) with the global batch split across processes; logs to stdout, ``train.log``, ``scalars.csv``
 and TensorBoard (when installed), wandb optional.
 
+:class:`Trainer` holds one run (``setup`` / ``resume`` / ``step`` / ``check_loss`` / ``validate`` / ``save`` /
+``finish``; ``fit`` is the loop); :func:`train` builds one and runs it.
+
 Speed: the loop never waits for the GPU (the loss stays on the device between log points, where
 non-finite values are caught with their iteration), the training scenes can be held in GPU memory
 (``data_on_device``), Adam is fused on CUDA, and ``compile`` uses CUDA graphs on one GPU.
