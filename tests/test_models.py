@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,5 @@ def test_built_modules_take_rgb_alone():
         assert not torch.equal(ssr(rgb), run_model(ssr, "ssrnet", rgb, torch.rand(31, 3)))
         hprn = build_model("hprn").eval()
         assert torch.equal(hprn(rgb), hprn(rgb, slic_labels(rgb)))
+        copy = pickle.loads(pickle.dumps(ssr))                              # the built class pickles by name
+        assert type(copy) is type(ssr) and torch.equal(copy(rgb), ssr(rgb))

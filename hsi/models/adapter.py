@@ -181,10 +181,17 @@ class ZooModule(nn.Module):
 
 @lru_cache(maxsize=None)
 def zoo_module_class(method: str) -> type[nn.Module]:
-    """The public class of ``method`` with :class:`ZooModule` in front (named like the public class)."""
+    """The public class of ``method`` with :class:`ZooModule` in front (``__name__`` that of the public class)."""
     from . import model_class
 
     spec = get_spec(method)
     base = model_class(spec.method)
-    return type(base.__name__, (ZooModule, base), {"__module__": base.__module__, "__qualname__": base.__qualname__,
+    # __qualname__ ``Zoo_<method>`` of this module: pickle (and copy) find the class through __getattr__ below
+    return type(base.__name__, (ZooModule, base), {"__module__": __name__, "__qualname__": f"Zoo_{spec.method}",
                                                    "__doc__": base.__doc__, "zoo_spec": spec})
+
+
+def __getattr__(name: str):
+    if name.startswith("Zoo_"):
+        return zoo_module_class(name[len("Zoo_"):])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
