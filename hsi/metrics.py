@@ -13,6 +13,10 @@ For prediction ``p`` and ground truth ``g``, ``(N, bands, H, W)`` in [0, 1] unit
 The ``*_per_image`` functions return ``(N,)``; ``compute_metrics`` returns a dict of per-image values
 and ``summarise`` averages over images (every reported number is a mean over images, as upstream).
 An optional ``border`` crop removes that many pixels from each side first (MST++ evaluation: 128).
+
+The one home of the MRAE term (``relative_error``, used by the metric, the training loss and the
+per-pixel maps of the report), of the metric names (``METRIC_NAMES``) and of the crops
+(``crop_border``, ``centre_crop``).
 """
 from __future__ import annotations
 
@@ -21,8 +25,11 @@ from typing import Iterable, Mapping
 
 import torch
 
-EPSILON = 1e-6
+MRAE_EPS = 1e-6
+"""Denominator offset of the MRAE (and of SAM's norm product): the paper's ``EPSILON``."""
+EPSILON = MRAE_EPS
 METRIC_NAMES = ("MRAE", "RMSE", "PSNR", "SAM")
+"""The paper's four metrics, in its order; ``compute_metrics`` and ``summarise`` return these keys."""
 
 
 def crop_border(x: torch.Tensor, border: int) -> torch.Tensor:
@@ -33,6 +40,23 @@ def crop_border(x: torch.Tensor, border: int) -> torch.Tensor:
     if 2 * border >= h or 2 * border >= w:
         raise ValueError(f"border {border} leaves nothing of a {h}x{w} image")
     return x[..., border:h - border, border:w - border]
+
+
+def centre_crop(x, height: int, width: int | None = None):
+    """The centre ``height x width`` (``width`` default: ``height``) of the last two axes of ``x``
+    (numpy array or tensor); ``x`` unchanged when it is smaller than that along either side. Top-left
+    corner at ``((H - height) // 2, (W - width) // 2)``, as the validation crop (ICVL: 512)."""
+    width = height if width is None else width
+    h, w = x.shape[-2:]
+    if h < height or w < width:
+        return x
+    top, left = (h - height) // 2, (w - width) // 2
+    return x[..., top:top + height, left:left + width]
+
+
+def relative_error(p, g, eps: float = MRAE_EPS):
+    """``|p - g| / (g + eps)`` element-wise (tensors or numpy arrays, in their dtype): the MRAE's term."""
+    return abs(p - g) / (g + eps)
 
 
 def _check(p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,7 +72,7 @@ def _check(p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 def mrae_per_image(p: torch.Tensor, g: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
     """Mean relative absolute error per image, ``(N,)``."""
     p, g = _check(p, g)
-    return ((p - g).abs() / (g + eps)).mean(dim=(1, 2, 3))
+    return relative_error(p, g, eps).mean(dim=(1, 2, 3))
 
 
 def rmse_per_image(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -100,4 +124,11 @@ def summarise(per_image: Iterable[Mapping[str, float]]) -> dict[str, float]:
 
 def mrae_loss(p: torch.Tensor, g: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
     """Differentiable MRAE over the whole batch (training loss), same formula as ``mrae_per_image``."""
-    return ((p - g).abs() / (g + eps)).mean()
+    return relative_error(p, g, eps).mean()
+
+
+def mrae_map(pred, truth, eps: float = MRAE_EPS):
+    """Per-pixel MRAE ``(H, W)`` of ``(bands, H, W)`` numpy arrays: the mean over bands of
+    ``relative_error`` in float64."""
+    import numpy as np
+    return relative_error(np.asarray(pred, dtype=np.float64), np.asarray(truth, dtype=np.float64), eps).mean(axis=0)

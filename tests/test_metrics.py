@@ -48,3 +48,29 @@ def test_border_crop_and_summary():
     rows = [{k: float(v[i]) for k, v in compute_metrics(p, g).items()} for i in range(3)]
     s = summarise(rows)
     assert s["RMSE"] == pytest.approx(sum(r["RMSE"] for r in rows) / 3)
+
+
+def test_one_mrae_for_metric_loss_and_maps():
+    import numpy as np
+    from hsi.metrics import METRIC_NAMES, MRAE_EPS, mrae_loss, mrae_map
+    from hsi.train.losses import get_loss
+    g = torch.rand(2, 31, 6, 5, dtype=torch.float64) * 0.5
+    p = g + 0.1 * torch.randn(2, 31, 6, 5, dtype=torch.float64)
+    per_image = mrae_per_image(p, g)
+    assert torch.allclose(mrae_loss(p, g), per_image.mean()) and get_loss("mrae") is mrae_loss
+    maps = [mrae_map(p[i].float().numpy(), g[i].float().numpy()) for i in range(2)]
+    assert maps[0].shape == (6, 5) and maps[0].dtype == np.float64
+    # the per-pixel map averages to the per-image MRAE; hand-computed pixel
+    np.testing.assert_allclose([m.mean() for m in maps], mrae_per_image(p.float(), g.float()).numpy(), rtol=1e-12)
+    pf, gf = p[0, :, 2, 3].float().double(), g[0, :, 2, 3].float().double()
+    assert maps[0][2, 3] == pytest.approx(float(((pf - gf).abs() / (gf + 1e-6)).mean()), rel=1e-12)
+    assert MRAE_EPS == 1e-6 and tuple(compute_metrics(p, g)) == METRIC_NAMES == tuple(summarise([]))
+
+
+def test_centre_crop():
+    import numpy as np
+    from hsi.metrics import centre_crop
+    x = np.arange(7 * 9).reshape(1, 7, 9)
+    assert centre_crop(x, 3, 5).tolist() == [[r[2:7] for r in x[0, 2:5].tolist()]]
+    assert centre_crop(torch.from_numpy(x), 4).shape == (1, 4, 4)           # square by default, tensors too
+    assert centre_crop(x, 8, 5) is x                                          # smaller than the crop: unchanged

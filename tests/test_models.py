@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,74 @@ def test_self_ensemble_averages_a_direction_dependent_fn():
     # the 8 variants shift the impulse in the 4 directions: the mass is spread, total preserved
     assert torch.isclose(out.sum(), torch.tensor(1.0))
     assert out.max() < 1.0
+
+
+# ------------------------------------------------------------------------------------ HPRN's label sort
+def _ssrm(stable: bool):
+    from hsi.models.hprn import SSRM
+    torch.manual_seed(0)
+    return SSRM(channels=6, window_size=16, n_scales=2, reduction=1, stable_sort=stable).eval()
+
+
+def test_hprn_default_sort_is_the_public_torch_sort_call(monkeypatch):
+    calls = []
+    real_sort = torch.sort
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_sort(*args, **kwargs)
+    keys = torch.randint(1, 5, (2, 2 * 8 * 8))
+    monkeypatch.setattr(torch, "sort", spy)
+    default, stable = _ssrm(False)._pixel_order(keys), _ssrm(True)._pixel_order(keys)
+    monkeypatch.undo()
+    assert calls == [{"dim": -1}, {"dim": -1, "stable": True}]     # the public code passes no `stable`
+    assert torch.equal(default, torch.sort(keys, dim=-1).indices)
+    assert torch.equal(stable, torch.sort(keys, dim=-1, stable=True).indices)
+    assert not build_model("hprn").ssrm.stable_sort and build_model("hprn", stable_sort=True).ssrm.stable_sort
+
+
+def test_hprn_sort_options_differ_only_in_the_order_of_ties():
+    x = torch.rand(1, 6, 8, 8)
+    distinct = torch.stack([torch.randperm(64), torch.randperm(64)]).view(1, 2, 8, 8) + 1   # no tie in any scale
+    a, b = _ssrm(False), _ssrm(True)
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        assert torch.equal(a(x, distinct), b(x, distinct))
+        # with ties the stable order keeps raster order inside each label
+        tied = (torch.arange(64).view(1, 1, 8, 8) // 16 + 1).expand(1, 2, 8, 8)
+        keys = b._sort_keys(tied)
+        order = b._pixel_order(keys)
+        assert torch.equal(order[0], torch.arange(128))
+        assert torch.equal(keys.gather(-1, a._pixel_order(keys)), keys.sort(dim=-1).values)  # both sort the keys
+    state = {k: v.shape for k, v in build_model("hprn", stable_sort=True).state_dict().items()}
+    assert state == {k: v.shape for k, v in build_model("hprn").state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------ registry and built modules
+def test_registry_labels_and_size_multiples():
+    from hsi.models import method_label, model_class
+    labels = [get_spec(m).label for m in METHODS]
+    assert all(labels) and len(set(labels)) == len(labels)
+    assert method_label("mst_plus_plus") == "MST++" and method_label("HSCNN_PLUS") == "HSCNN+"
+    assert method_label("not_a_zoo_method") == "not_a_zoo_method"
+    for m in METHODS:  # the multiple the network pads its input to inside its forward
+        assert get_spec(m).size_multiple == getattr(model_class(m), "pad_multiple", 1), m
+
+
+def test_built_modules_take_rgb_alone():
+    from hsi.models.adapter import ZooModule, slic_labels, ssrnet_srf
+    from hsi.models import model_class
+    torch.manual_seed(0)
+    rgb = torch.rand(1, 3, 16, 16)
+    srf = torch.rand(31, 3)
+    ssr = build_model("ssrnet", srf=srf).eval()
+    assert isinstance(ssr, ZooModule) and isinstance(ssr, model_class("ssrnet"))
+    assert list(ssr.state_dict()) == list(model_class("ssrnet")().state_dict())
+    with torch.no_grad():
+        assert torch.equal(ssr(rgb), ssr(rgb, ssrnet_srf(srf)))
+        assert torch.equal(ssr(rgb), run_model(ssr, "ssrnet", rgb))          # the model's own camera
+        assert not torch.equal(ssr(rgb), run_model(ssr, "ssrnet", rgb, torch.rand(31, 3)))
+        hprn = build_model("hprn").eval()
+        assert torch.equal(hprn(rgb), hprn(rgb, slic_labels(rgb)))
+        copy = pickle.loads(pickle.dumps(ssr))                              # the built class pickles by name
+        assert type(copy) is type(ssr) and torch.equal(copy(rgb), ssr(rgb))

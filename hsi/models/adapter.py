@@ -1,4 +1,5 @@
-"""One calling convention for every network of the zoo: ``run_model(model, method, rgb, srf=None)``.
+"""One calling convention for every network of the zoo: ``model(rgb)`` for the modules ``build_model``
+returns (:class:`ZooModule`), and ``run_model(model, method, rgb, srf=None)`` for any network.
 
 Most networks are called as ``model(rgb)``. Two need an extra input, supplied here so that training,
 validation, benchmarks and tests treat all methods alike (the paper's trainers could not train them,
@@ -15,8 +16,9 @@ upstream defect D5):
   the paper's code does. Without ``srf`` the toolkit's default camera (the paper's Basler
   a2A5320-23ucBAS, 400-700 nm at 10 nm) is used.
 
-``extra_inputs`` returns the extra forward arguments alone, so that a training loop can compute them in
-its data path (SLIC is CPU work) and hand them to ``run_model(..., extra=...)``.
+``extra_inputs`` (and ``ZooModule.extra_inputs``) return the extra forward arguments alone, so that a
+training loop can compute them outside a compiled region or in its data path (SLIC is CPU work) and hand
+them to ``model(rgb, *extra)`` or ``run_model(..., extra=...)``.
 """
 from __future__ import annotations
 
@@ -26,9 +28,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import get_spec
+from .zoo import get_spec
 
-__all__ = ["run_model", "extra_inputs", "slic_labels", "ssrnet_srf", "SLIC_SEGMENTS", "DEFAULT_SRF_WAVELENGTHS_NM"]
+__all__ = ["ZooModule", "zoo_module_class", "run_model", "extra_inputs", "slic_labels", "ssrnet_srf", "SLIC_SEGMENTS", "DEFAULT_SRF_WAVELENGTHS_NM"]
 
 SLIC_SEGMENTS: tuple[int, ...] = (8, 12, 16, 20)
 """n_segments of the four SLIC label maps HPRN uses (the paper's ``slic_scales``)."""
@@ -133,8 +135,8 @@ def run_model(model: nn.Module, method: str, rgb: Tensor, srf=None, *, extra: tu
         model: the network (``build_model(method)``), on the device of ``rgb``.
         method: its zoo method name.
         rgb: ``(N, 3, H, W)`` float in [0, 1].
-        srf: ssrnet only: ``(31, 3)`` camera response the data was rendered with (default camera if
-            ``None``).
+        srf: ssrnet only: ``(31, 3)`` camera response the data was rendered with; ``None``: the model's
+            own (``build_model(..., srf=)``) or else the default camera.
         extra: precomputed ``extra_inputs(method, rgb, srf)`` (e.g. from a data loader); computed here
             when ``None``. Labels or SRF given here are moved to ``rgb``'s device.
 
@@ -145,8 +147,51 @@ def run_model(model: nn.Module, method: str, rgb: Tensor, srf=None, *, extra: tu
         shape = tuple(rgb.shape) if hasattr(rgb, "shape") else type(rgb).__name__
         raise ValueError(f"rgb must be a (N, 3, H, W) tensor, got {shape}")
     if extra is None:
-        extra = extra_inputs(method, rgb, srf)
+        extra = extra_inputs(method, rgb, getattr(model, "camera_srf", None) if srf is None else srf)
     else:
         get_spec(method)  # validate the name
         extra = tuple(e.to(rgb.device) if isinstance(e, Tensor) else e for e in extra)
     return model(rgb, *extra)
+
+
+class ZooModule(nn.Module):
+    """Mixin of the modules ``build_model`` returns: ``forward(rgb)`` supplies the method's extra inputs.
+
+    ``zoo_module_class(method)`` puts it in front of the public class (same class name, same
+    state_dict, published checkpoints load unchanged); ``forward(rgb, *extra)`` with explicit extra inputs
+    (or ssrnet's public order ``forward(srf_rows, rgb)``) goes to the public forward as it is.
+
+    Attributes:
+        zoo_spec: the method's registry entry (``hsi.models.get_spec``).
+        camera_srf: ssrnet only: ``(31, 3)`` camera response of the data (``None``: the default camera).
+    """
+
+    zoo_spec = None
+    camera_srf = None
+
+    def extra_inputs(self, rgb: Tensor) -> tuple:
+        """The extra forward arguments for ``rgb (N, 3, H, W)``: ``()`` for most methods (see ``extra_inputs``)."""
+        if self.zoo_spec.extra_input is None:
+            return ()
+        return extra_inputs(self.zoo_spec.method, rgb, self.camera_srf)
+
+    def forward(self, rgb: Tensor, *extra) -> Tensor:
+        return super().forward(rgb, *(extra or self.extra_inputs(rgb)))
+
+
+@lru_cache(maxsize=None)
+def zoo_module_class(method: str) -> type[nn.Module]:
+    """The public class of ``method`` with :class:`ZooModule` in front (``__name__`` that of the public class)."""
+    from . import model_class
+
+    spec = get_spec(method)
+    base = model_class(spec.method)
+    # __qualname__ ``Zoo_<method>`` of this module: pickle (and copy) find the class through __getattr__ below
+    return type(base.__name__, (ZooModule, base), {"__module__": __name__, "__qualname__": f"Zoo_{spec.method}",
+                                                   "__doc__": base.__doc__, "zoo_spec": spec})
+
+
+def __getattr__(name: str):
+    if name.startswith("Zoo_"):
+        return zoo_module_class(name[len("Zoo_"):])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -58,8 +58,10 @@ class SSRM(nn.Module):
     residual.
     """
 
-    def __init__(self, channels: int = 200, window_size: int = 8 * 8, n_scales: int = 4, reduction: int = 4):
+    def __init__(self, channels: int = 200, window_size: int = 8 * 8, n_scales: int = 4, reduction: int = 4,
+                 stable_sort: bool = False):
         super().__init__()
+        self.stable_sort = stable_sort
         self.window_size = window_size
         self.n_scales = n_scales
         self.reduction = reduction
@@ -74,6 +76,14 @@ class SSRM(nn.Module):
         offsets = 100 * torch.arange(self.n_scales, device=labels.device).view(1, -1, 1)
         return (labels + offsets).reshape(n, -1)
 
+    def _pixel_order(self, keys: Tensor) -> Tensor:
+        """Indices sorting ``keys (N, L)`` along the pixels: ``torch.sort`` as the public code calls it (the
+        order of equal labels is the backend's and may differ between devices), or with ``stable_sort``
+        a stable sort (equal labels keep raster order on every device)."""
+        if self.stable_sort:
+            return torch.sort(keys, dim=-1, stable=True).indices
+        return torch.sort(keys, dim=-1).indices
+
     def forward(self, input: Tensor, semantic_label: Tensor) -> Tensor:
         n, _, h, w = input.shape
         length = h * w
@@ -82,8 +92,7 @@ class SSRM(nn.Module):
         c_x, c_y = x_emb.shape[-1], y_emb.shape[-1]
 
         keys = self._sort_keys(semantic_label.detach())
-        # stable sort: pixels with equal labels keep raster order (deterministic on every device)
-        order = keys.sort(dim=-1, stable=True).indices
+        order = self._pixel_order(keys)
         undo = order.argsort(dim=-1)
         pixel = order % length
         x_sorted = _gather_rows(x_emb, pixel).reshape(n, self.n_scales, length, c_x)
@@ -204,17 +213,24 @@ class MRB(nn.Module):
 
 
 class HPRN(nn.Module):
-    """HPRN, ``forward(rgb (N, 3, H, W), semantic_label (N, 4, H, W))`` -> ``cube (N, 31, H, W)``."""
+    """HPRN, ``forward(rgb (N, 3, H, W), semantic_label (N, 4, H, W))`` -> ``cube (N, 31, H, W)``.
+
+    ``stable_sort``: ``False`` (default, the public code) sorts the super-pixel labels with ``torch.sort``,
+    whose order of equal labels is the backend's (it may differ between CPU and CUDA, and so may the
+    output, by ~5e-4 relative); ``True`` uses a stable sort (equal labels in raster order on every device).
+    Only the tie order differs: the weights and the state_dict are the same.
+    """
 
     def __init__(self, inplanes: int = 3, outplanes: int = 31, interplanes: int = 200, n_DRBs: int = 10,
-                 window_size: int = 8 * 8, n_scales: int = 4, patch_num: int = 4):
+                 window_size: int = 8 * 8, n_scales: int = 4, patch_num: int = 4, stable_sort: bool = False):
         super().__init__()
         self.n_DRBs = n_DRBs
         self.head_conv2D = Conv3x3(inplanes, interplanes, 3, 1)
         self.backbone = nn.ModuleList([MRB(interplanes, interplanes, patch_num=patch_num) for _ in range(n_DRBs)])
         self.tail_conv2D = Conv3x3(interplanes, interplanes, 3, 1)
         self.output_conv2D = Conv3x3(interplanes, outplanes, 3, 1)
-        self.ssrm = SSRM(channels=outplanes, window_size=window_size, n_scales=n_scales, reduction=1)
+        self.ssrm = SSRM(channels=outplanes, window_size=window_size, n_scales=n_scales, reduction=1,
+                         stable_sort=stable_sort)
 
     def forward(self, x: Tensor, semantic_label: Tensor) -> Tensor:
         if semantic_label.shape[-2:] != x.shape[-2:] or semantic_label.shape[1] != self.ssrm.n_scales:

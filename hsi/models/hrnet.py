@@ -176,6 +176,9 @@ class SGN(nn.Module):
         norm: normalisation ('none').
     """
 
+    pad_multiple = 8
+    """The input is reflect-padded on the bottom/right to a multiple of this (the public forward's)."""
+
     def __init__(self, in_channels: int = 3, out_channels: int = 31, start_channels: int = 64,
                  pad: str = "zero", activ: str = "lrelu", norm: str = "none"):
         super().__init__()
@@ -222,7 +225,7 @@ class SGN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x: (N, 3, H, W)`` -> ``(N, 31, H, W)`` (reflect padding to a multiple of 8, cropped back)."""
         h, w = x.shape[-2:]
-        x = pad_to_multiple(x, 8)
+        x = pad_to_multiple(x, self.pad_multiple)
 
         top = F.pixel_unshuffle(x, 8)
         for layer in (self.top1, self.top21, self.top22, self.top3):

@@ -148,6 +148,9 @@ class HySAT(nn.Module):
         stage: number of stacked spectral transformers.
     """
 
+    pad_multiple = 8
+    """The input is reflect-padded on the bottom/right to a multiple of this (the public forward's)."""
+
     def __init__(self, in_channels: int = 3, out_channels: int = 31, n_feat: int = 31, stage: int = 3):
         super().__init__()
         self.stage = stage
@@ -157,6 +160,6 @@ class HySAT(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h_in, w_in = x.shape[-2:]
-        fea = self.conv_in(pad_to_multiple(x, 8))
+        fea = self.conv_in(pad_to_multiple(x, self.pad_multiple))
         out = self.conv_out(self.body(fea)) + fea
         return out[:, :, :h_in, :w_in]

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._mst_blocks import FeedForward, PreNorm, pad_to_multiple
+from ._mst_blocks import MS_MSA, MSAB, FeedForward, PreNorm, pad_to_multiple
 
 __all__ = ["MSFN", "SSFN", "MSpectralAB", "MSpatialAB", "SwinTransformerBlock", "WindowAttention",
            "SpectralFM", "SpatialFM", "MS_MSA", "FeedForward", "PreNorm"]
@@ -86,59 +86,9 @@ class SpatialFM(nn.Module):
 # ----------------------------------------------------------------------------------------------------
 # spectral branch: spectral-wise attention (MST++ S-MSA, position embedding from V)
 # ----------------------------------------------------------------------------------------------------
-class MS_MSA(nn.Module):
-    """Spectral-wise multi-head self-attention on ``(B, H, W, C)``: tokens are channels."""
-
-    def __init__(self, dim: int, dim_head: int, heads: int):
-        super().__init__()
-        self.num_heads = heads
-        self.dim_head = dim_head
-        self.to_q = nn.Linear(dim, dim_head * heads, bias=False)
-        self.to_k = nn.Linear(dim, dim_head * heads, bias=False)
-        self.to_v = nn.Linear(dim, dim_head * heads, bias=False)
-        self.rescale = nn.Parameter(torch.ones(heads, 1, 1))
-        self.proj = nn.Linear(dim_head * heads, dim, bias=True)
-        self.pos_emb = nn.Sequential(
-            nn.Conv2d(dim, dim, 3, 1, 1, bias=False, groups=dim),
-            nn.GELU(),
-            nn.Conv2d(dim, dim, 3, 1, 1, bias=False, groups=dim),
-        )
-        self.dim = dim
-
-    def forward(self, x_in: Tensor) -> Tensor:
-        b, h, w, c = x_in.shape
-        x = x_in.reshape(b, h * w, c)
-        v_inp = self.to_v(x)
-
-        def heads_first(t: Tensor) -> Tensor:  # (B, N, heads*d) -> (B, heads, d, N)
-            return t.reshape(b, h * w, self.num_heads, -1).permute(0, 2, 3, 1)
-
-        q, k, v = heads_first(self.to_q(x)), heads_first(self.to_k(x)), heads_first(v_inp)
-        q = F.normalize(q, dim=-1, p=2)
-        k = F.normalize(k, dim=-1, p=2)
-        attn = ((k @ q.transpose(-2, -1)) * self.rescale).softmax(dim=-1)
-        out = (attn @ v).permute(0, 3, 1, 2).reshape(b, h * w, self.num_heads * self.dim_head)
-        out_c = self.proj(out).view(b, h, w, c)
-        out_p = self.pos_emb(v_inp.reshape(b, h, w, c).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        return out_c + out_p
-
-
-class MSpectralAB(nn.Module):
-    """``num_blocks`` x (spectral attention + pre-norm feed-forward), residual, on ``(B, C, H, W)``."""
-
-    def __init__(self, dim: int, dim_head: int, heads: int, num_blocks: int):
-        super().__init__()
-        self.blocks = nn.ModuleList([
-            nn.ModuleList([MS_MSA(dim=dim, dim_head=dim_head, heads=heads), PreNorm(dim, FeedForward(dim=dim))])
-            for _ in range(num_blocks)
-        ])
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x.permute(0, 2, 3, 1)
-        for attn, ff in self.blocks:
-            x = attn(x) + x
-            x = ff(x) + x
-        return x.permute(0, 3, 1, 2)
+MSpectralAB = MSAB
+"""``num_blocks`` x (spectral attention + pre-norm feed-forward), residual, on ``(B, C, H, W)``: the public
+MSFN re-types MST++'s ``MSAB`` (and ``MS_MSA``) with the same parameter names, so the shared block is used."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -390,6 +340,9 @@ class MSFN(nn.Module):
         stage: number of stacked SSFN units (the paper's zoo uses 2).
     """
 
+    pad_multiple = 32
+    """The input is reflect-padded on the bottom/right to a multiple of this (the public forward's)."""
+
     def __init__(self, in_channels: int = 3, out_channels: int = 31, n_feat: int = 31, stage: int = 3):
         super().__init__()
         self.conv_in = nn.Conv2d(in_channels, n_feat, kernel_size=3, padding=1, bias=False)
@@ -398,6 +351,6 @@ class MSFN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h_in, w_in = x.shape[-2:]
-        fea = self.conv_in(pad_to_multiple(x, 32))
+        fea = self.conv_in(pad_to_multiple(x, self.pad_multiple))
         out = self.conv_out(self.body(fea)) + fea
         return out[:, :, :h_in, :w_in]

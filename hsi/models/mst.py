@@ -38,6 +38,9 @@ class MST(nn.Module):
     Shapes: ``(N, 3, H, W) -> (N, 31, H, W)``, any H, W.
     """
 
+    pad_multiple = 8
+    """The input is reflect-padded on the bottom/right to a multiple of this (the public forward's)."""
+
     def __init__(self, dim: int = 31, stage: int = 2, num_blocks: list[int] | tuple[int, ...] = (4, 7, 5)):
         super().__init__()
         self.dim = dim
@@ -53,7 +56,7 @@ class MST(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        x = pad_to_multiple(x, 8)
+        x = pad_to_multiple(x, self.pad_multiple)
         mask = F.leaky_relu(self.embedding_1(x), negative_slope=0.1)
         embedded = F.leaky_relu(self.embedding_2(x), negative_slope=0.1)
 

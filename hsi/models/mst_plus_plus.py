@@ -74,6 +74,9 @@ class MST_Plus_Plus(nn.Module):
     Shapes: ``(N, in_channels, H, W) -> (N, out_channels, H, W)``, any H, W.
     """
 
+    pad_multiple = 8
+    """The input is reflect-padded on the bottom/right to a multiple of this (the public forward's)."""
+
     def __init__(self, in_channels: int = 3, out_channels: int = 31, n_feat: int = 31, stage: int = 3):
         super().__init__()
         self.stage = stage
@@ -84,6 +87,6 @@ class MST_Plus_Plus(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        lifted = self.conv_in(pad_to_multiple(x, 8))
+        lifted = self.conv_in(pad_to_multiple(x, self.pad_multiple))
         out = self.conv_out(self.body(lifted)) + lifted
         return out[:, :, :h, :w]

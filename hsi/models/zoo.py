@@ -1,4 +1,5 @@
-"""The model zoo table: one row per network of the paper (CLI name -> class, constructor, learning rates).
+"""The model zoo table: one row per network of the paper (CLI name -> class, constructor, learning rates,
+display label, input needs, DDP flags), in the spirit of timm's ``PretrainedCfg``.
 
 Each network lives in its own module of this package, written after the public implementation so that
 its ``state_dict`` has exactly the published layout (``tests/data/model_manifests.json``).
@@ -27,8 +28,13 @@ class ModelSpec:
         kwargs: constructor arguments of the paper's ``model_generator``.
         lr: default initial learning rate (MST++ toolbox README table).
         lr_upstream_trainer: learning rate used by the paper's MST++ trainer.
-        extra_input: ``None``, ``"slic"`` (hprn: SLIC label maps) or ``"srf"`` (ssrnet: camera SRF).
-        size_multiple: H and W the bare network needs to be divisible by (padding is done inside).
+        extra_input: ``None``, ``"slic"`` (hprn: SLIC label maps) or ``"srf"`` (ssrnet: camera SRF); the
+            module ``build_model`` returns computes it (``hsi.models.adapter``).
+        label: display name (the paper's spelling), for tables and figures.
+        size_multiple: H and W the bare network needs to be divisible by; the network reflect-pads its
+            input to it and crops the output back (as the public forwards do), so callers need not.
+        find_unused_parameters: DistributedDataParallel must look for parameters without gradient
+            (hrnet: the ``fc`` of its global blocks, kept for the checkpoint layout, gets no gradient).
     """
 
     method: str
@@ -38,29 +44,54 @@ class ModelSpec:
     lr: float = 4e-4
     lr_upstream_trainer: float = 4e-4
     extra_input: str | None = None
+    label: str = ""
+    size_multiple: int = 1
+    find_unused_parameters: bool = False
 
 
 ZOO: dict[str, ModelSpec] = {
     spec.method: spec
     for spec in [
-        ModelSpec("mst_plus_plus", "mst_plus_plus", "MST_Plus_Plus", {}, 4e-4, 4e-4),
-        ModelSpec("mst", "mst", "MST", {"dim": 31, "stage": 2, "num_blocks": [4, 7, 5]}, 4e-4, 4e-4),
-        ModelSpec("mirnet", "mirnet", "MIRNet", {"n_RRG": 3, "n_MSRB": 1, "height": 3, "width": 1}, 4e-4, 4e-4),
-        ModelSpec("hinet", "hinet", "HINet", {"depth": 4}, 2e-4, 4e-4),
-        ModelSpec("mprnet", "mprnet", "MPRNet", {"num_cab": 4}, 2e-4, 4e-4),
-        ModelSpec("restormer", "restormer", "Restormer", {}, 2e-4, 4e-4),
-        ModelSpec("edsr", "edsr", "EDSR", {}, 1e-4, 4e-4),
-        ModelSpec("hdnet", "hdnet", "HDNet", {}, 4e-4, 4e-4),
-        ModelSpec("hrnet", "hrnet", "SGN", {}, 1e-4, 4e-4),
-        ModelSpec("hscnn_plus", "hscnn_plus", "HSCNN_Plus", {}, 2e-4, 4e-4),
-        ModelSpec("awan", "awan", "AWAN", {}, 1e-4, 4e-4),
-        ModelSpec("hysat", "hysat", "HySAT", {}, 4e-4, 4e-4),
-        ModelSpec("ssthyper", "ssthyper", "SSTHyper", {}, 4e-4, 4e-4),
-        ModelSpec("msfn", "msfn", "MSFN", {"stage": 2}, 4e-4, 4e-4),
-        ModelSpec("hprn", "hprn", "HPRN", {}, 1.2e-4, 1.2e-4, extra_input="slic"),
-        ModelSpec("ssrnet", "ssrnet", "CNN_BP_SE5", {}, 2e-4, 2e-4, extra_input="srf"),
-        ModelSpec("gmsr", "gmsr", "GMSR", {}, 1e-4, 1e-4),
+        ModelSpec("mst_plus_plus", "mst_plus_plus", "MST_Plus_Plus", {}, 4e-4, 4e-4, label="MST++", size_multiple=8),
+        ModelSpec("mst", "mst", "MST", {"dim": 31, "stage": 2, "num_blocks": [4, 7, 5]}, 4e-4, 4e-4, label="MST",
+                  size_multiple=8),
+        ModelSpec("mirnet", "mirnet", "MIRNet", {"n_RRG": 3, "n_MSRB": 1, "height": 3, "width": 1}, 4e-4, 4e-4,
+                  label="MIRNet", size_multiple=8),
+        ModelSpec("hinet", "hinet", "HINet", {"depth": 4}, 2e-4, 4e-4, label="HINet", size_multiple=16),
+        ModelSpec("mprnet", "mprnet", "MPRNet", {"num_cab": 4}, 2e-4, 4e-4, label="MPRNet", size_multiple=8),
+        ModelSpec("restormer", "restormer", "Restormer", {}, 2e-4, 4e-4, label="Restormer", size_multiple=8),
+        ModelSpec("edsr", "edsr", "EDSR", {}, 1e-4, 4e-4, label="EDSR"),
+        ModelSpec("hdnet", "hdnet", "HDNet", {}, 4e-4, 4e-4, label="HDNet"),
+        ModelSpec("hrnet", "hrnet", "SGN", {}, 1e-4, 4e-4, label="HRNet", size_multiple=8, find_unused_parameters=True),
+        ModelSpec("hscnn_plus", "hscnn_plus", "HSCNN_Plus", {}, 2e-4, 4e-4, label="HSCNN+"),
+        ModelSpec("awan", "awan", "AWAN", {}, 1e-4, 4e-4, label="AWAN"),
+        ModelSpec("hysat", "hysat", "HySAT", {}, 4e-4, 4e-4, label="HySAT", size_multiple=8),
+        ModelSpec("ssthyper", "ssthyper", "SSTHyper", {}, 4e-4, 4e-4, label="SSTHyper", size_multiple=8),
+        ModelSpec("msfn", "msfn", "MSFN", {"stage": 2}, 4e-4, 4e-4, label="MSFN", size_multiple=32),
+        ModelSpec("hprn", "hprn", "HPRN", {}, 1.2e-4, 1.2e-4, extra_input="slic", label="HPRN"),
+        ModelSpec("ssrnet", "ssrnet", "CNN_BP_SE5", {}, 2e-4, 2e-4, extra_input="srf", label="SSRNet"),
+        ModelSpec("gmsr", "gmsr", "GMSR", {}, 1e-4, 1e-4, label="GMSR"),
     ]
 }
 
 METHODS: tuple[str, ...] = tuple(ZOO)
+
+
+class UnknownMethodError(ValueError):
+    """Raised for a method name that is not in the zoo; the message lists the valid names."""
+
+
+def get_spec(method: str) -> ModelSpec:
+    """Return the zoo row of ``method`` (case-insensitive), or raise ``UnknownMethodError``."""
+    key = str(method).strip().lower()
+    if key not in ZOO:
+        raise UnknownMethodError(
+            f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    return ZOO[key]
+
+
+def method_label(method: str) -> str:
+    """Display name of ``method`` (``"mst_plus_plus"`` -> ``"MST++"``); a name outside the zoo is returned
+    unchanged (tables may hold runs of methods the zoo no longer has)."""
+    key = str(method).strip().lower()
+    return ZOO[key].label if key in ZOO else str(method)

@@ -8,7 +8,7 @@ import torch
 from tqdm import tqdm
 
 from hsi.metrics import compute_metrics, summarise
-from hsi.models.adapter import run_model
+from hsi.models.adapter import ZooModule, run_model
 from hsi.models.ensemble import self_ensemble
 
 
@@ -22,9 +22,15 @@ def autocast(device: torch.device, enabled: bool):
 @torch.no_grad()
 def predict(model: torch.nn.Module, method: str, rgb: torch.Tensor, srf=None, amp: bool = False,
             ensemble: bool = False) -> torch.Tensor:
-    """``(N, 31, H, W)`` float32 reconstruction of ``rgb (N, 3, H, W)`` (optionally 8-way self-ensemble)."""
+    """``(N, 31, H, W)`` float32 reconstruction of ``rgb (N, 3, H, W)`` (optionally 8-way self-ensemble).
+
+    ``model``: a module of ``build_model`` (called as ``model(rgb)``; ``srf`` given here replaces its own
+    camera) or any network of the zoo's calling convention (``hsi.models.adapter.run_model``).
+    """
     def fn(x):
         with autocast(x.device, amp):
+            if isinstance(model, ZooModule) and srf is None:
+                return model(x).float()
             return run_model(model, method, x, srf).float()
     return self_ensemble(fn, rgb) if ensemble else fn(rgb)
 

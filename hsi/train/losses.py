@@ -11,13 +11,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from hsi.metrics import EPSILON
+from hsi.metrics import EPSILON, mrae_loss
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _mrae(p, g):
-    return ((p - g).abs() / (g + EPSILON)).mean()
 
 
 def _rmse(p, g):
@@ -34,7 +30,7 @@ def _sam(p, g):
     return torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7)).mean()
 
 
-LOSSES: dict[str, LossFn] = {"l1": F.l1_loss, "l2": F.mse_loss, "mrae": _mrae, "rmse": _rmse,
+LOSSES: dict[str, LossFn] = {"l1": F.l1_loss, "l2": F.mse_loss, "mrae": mrae_loss, "rmse": _rmse,
                              "psnr": _neg_psnr, "sam": _sam}
 
 
