@@ -209,7 +209,7 @@ def run_ambiguity(opts: AmbiguityOptions, log=print) -> dict:
     summary = {"pair_bound": {k: float(np.mean([b[k] for b in bounds])) for k in ("RMSE", "SAM", "MRAE")},
                "band_range": _range_stats(torch.cat(widths), torch.cat(uppers), infeasible)}
     record = provenance(kind="ambiguity", options=asdict(opts), dataset=inp.spec.name, dataset_dir=str(inp.ddir),
-                        camera={"name": inp.camera.name, "source": inp.camera.source},
+                        out_dir=str(inp.out_dir), camera={"name": inp.camera.name, "source": inp.camera.source},
                         psf=None if inp.psf is None else {"name": inp.psf.name, "shape": list(inp.psf.kernel.shape)},
                         metamer_mode="exact" if inp.psf is None else "exact_optics", alpha=0.0,
                         split=opts.split, scenes_total=len(inp.scenes), device=str(inp.device),

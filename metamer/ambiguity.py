@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         # unknown dataset / camera / PSF (the message lists the known ones), missing files, bad options
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {', '.join(record['files'])} to {opts.out_dir or 'results/ambiguity/'} in {record['seconds']:.1f} s")
+    print(f"wrote {', '.join(record['files'])} to {record['out_dir']} in {record['seconds']:.1f} s")
     return 0
 
 

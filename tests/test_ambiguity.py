@@ -241,6 +241,7 @@ def test_script_writes_json_table_and_figure(tiny_root, tmp_path, psf_name):
     assert rec["metamer_mode"] == ("exact" if psf_name == "None" else "exact_optics")
     assert rec["scenes_total"] == 2 and set(rec["scenes"]) == {"scene_01", "scene_02"}
     assert rec["options"]["pixels_per_scene"] == 40 and "versions" in rec and "command" in rec
+    assert rec["out_dir"] == str(out)
     for name in ("RMSE", "SAM", "MRAE"):
         per = [rec["scenes"][s]["pair_bound"][name] for s in rec["scenes"]]
         assert rec["pair_bound"][name] == pytest.approx(np.mean(per)) and min(per) > 0
