@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hsi.models import METHODS, UnknownMethodError, build_model, count_parameters, get_spec, save_checkpoint
+from hsi.models import NETWORKS as METHODS, UnknownMethodError, build_model, count_parameters, get_spec, save_checkpoint
 from hsi.models.adapter import run_model
 from hsi.models.checkpoint import CheckpointError, load_checkpoint, load_state_dict_strict
 from hsi.models.ensemble import self_ensemble

@@ -11,7 +11,7 @@ import torch
 from _tiny_data import make_tiny_dataset
 from hsi.data import FullImageDataset, PatchDataset, ResumableBatchSampler, SceneCache, ScenePair, SceneStats
 from hsi.models import load_checkpoint, load_state_dict_strict, save_checkpoint
-from hsi.models.regression import REGRESSION_SPECS, build_regression, root_polynomial_features
+from hsi.models.regression import build_regression, root_polynomial_features
 from hsi.train.regression_fit import (FitOptions, NormalEquations, fit_regression, solve_ridge, train_closed_form,
                                      training_pairs)
 
@@ -64,7 +64,7 @@ def test_features_are_the_root_polynomial_terms(method):
     rgb = torch.rand(2, 3, 5, 7, dtype=torch.float64) * 1.3 - 0.1   # includes negatives (clamped to 0)
     model = build_regression(method)
     feats = model.features(rgb)
-    assert feats.shape == (2, N_FEATURES[method], 5, 7) == (2, REGRESSION_SPECS[method]["n_features"], 5, 7)
+    assert feats.shape == (2, N_FEATURES[method], 5, 7) == (2, model.n_features, 5, 7)
     expected = numpy_features(pixels(rgb), model.degree)
     np.testing.assert_allclose(pixels(feats), expected, rtol=1e-12, atol=1e-12)
 
@@ -198,3 +198,23 @@ def test_onthefly_fit_sees_rendered_metamer_pixels(tiny, tmp_path):
     f = pixels(torch.cat([r for r, _ in rendered]))
     w_np = np.linalg.lstsq(f, pixels(targets), rcond=None)[0]
     assert np.linalg.norm(res.model.solution().double().numpy() - w_np) / np.linalg.norm(w_np) < 1e-5
+
+
+def test_the_trainers_fit_a_baseline_and_validation_reads_it(tmp_path):
+    """--method rpr2 through the ordinary trainer (closed-form fit) and validation, like every network."""
+    from _tiny_data import make_tiny_dataset
+    from hsi.train.experiments import run_training, run_validation, training_run_dir
+    from hsi.train.options import EngineOptions, TrainingOptions, ValidationOptions
+
+    data = make_tiny_dataset(tmp_path / "data")
+    opts = TrainingOptions(mode="fixed", method="rpr2", dataset_path=str(data), dataset_name="SYNTH",
+                           result_root=str(tmp_path / "runs"), num_epochs=1, per_epoch_iteration=4, batch_size=4,
+                           crop_size=32, stride=8, valid_freq=4, save_freq=4, log_freq=2,
+                           engine=EngineOptions(device="cpu", num_workers=0, cache_dir=str(tmp_path / "cache")))
+    run_training(opts)
+    run = training_run_dir(opts)
+    assert (run / "best.pth").is_file() and (run / "last.pth").is_file()
+    rec = run_validation(ValidationOptions(dataset_path=str(data), dataset_name="SYNTH", method="rpr2",
+                                           pretrained_root=str(run / "best.pth"), result_root=str(tmp_path / "val"),
+                                           device="cpu"))[0]
+    assert 0 < rec["summary"]["RMSE"] < 0.2 and np.isfinite(rec["summary"]["MRAE"])

@@ -15,10 +15,10 @@ import importlib
 from torch import nn
 
 from .checkpoint import load_checkpoint, load_state_dict_strict, save_checkpoint
-from .zoo import METHODS, ZOO, ModelSpec, UnknownMethodError, get_spec, method_label
+from .zoo import BASELINES, METHODS, NETWORKS, ZOO, ModelSpec, UnknownMethodError, get_spec, method_label
 
 __all__ = [
-    "METHODS", "ZOO", "ModelSpec", "UnknownMethodError", "build_model", "get_spec", "method_label",
+    "BASELINES", "METHODS", "NETWORKS", "ZOO", "ModelSpec", "UnknownMethodError", "build_model", "get_spec", "method_label",
     "model_class", "load_checkpoint", "load_state_dict_strict", "save_checkpoint", "count_parameters",
 ]
 

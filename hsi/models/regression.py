@@ -104,25 +104,12 @@ class RootPolynomialRegression(nn.Module):
         return self.proj.weight[:, :, 0, 0].t().detach()
 
 
-REGRESSION_SPECS: dict[str, dict] = {
-    "linear": {"module": "regression", "class_name": "RootPolynomialRegression", "kwargs": {"degree": 1},
-               "label": "Linear regression", "n_features": 3, "size_multiple": 1, "closed_form": True,
-               "lr": 4e-4, "lr_upstream_trainer": 4e-4, "extra_input": None},
-    "rpr2": {"module": "regression", "class_name": "RootPolynomialRegression", "kwargs": {"degree": 2},
-             "label": "Root-polynomial regression (degree 2)", "n_features": 6, "size_multiple": 1,
-             "closed_form": True, "lr": 4e-4, "lr_upstream_trainer": 4e-4, "extra_input": None},
-    "rpr3": {"module": "regression", "class_name": "RootPolynomialRegression", "kwargs": {"degree": 3},
-             "label": "Root-polynomial regression (degree 3)", "n_features": 13, "size_multiple": 1,
-             "closed_form": True, "lr": 4e-4, "lr_upstream_trainer": 4e-4, "extra_input": None},
-}
-"""Proposed zoo rows (``hsi.models.zoo.ModelSpec`` fields, plus ``label``, ``n_features``, ``size_multiple``
-and ``closed_form``: fitted by ``hsi.train.regression_fit`` instead of the gradient loop). ``lr`` only
-matters if a baseline is trained by gradient descent instead."""
+def build_regression(method: str) -> RootPolynomialRegression:
+    """A zero-initialised baseline by its zoo name (``linear``, ``rpr2``, ``rpr3``: ``hsi.models.BASELINES``),
+    built like every method by ``hsi.models.build_model``."""
+    from hsi.models import build_model, get_spec
 
-
-def build_regression(method: str, bands: int = 31) -> RootPolynomialRegression:
-    """A zero-initialised baseline by its proposed zoo name (``linear``, ``rpr2``, ``rpr3``)."""
-    key = str(method).strip().lower()
-    if key not in REGRESSION_SPECS:
-        raise ValueError(f"unknown regression baseline {method!r}; valid: {', '.join(REGRESSION_SPECS)}")
-    return RootPolynomialRegression(bands=bands, **REGRESSION_SPECS[key]["kwargs"])
+    spec = get_spec(method)
+    if not spec.closed_form:
+        raise ValueError(f"{method!r} is a network, not a regression baseline")
+    return build_model(spec.method)

@@ -35,6 +35,8 @@ class ModelSpec:
             input to it and crops the output back (as the public forwards do), so callers need not.
         find_unused_parameters: DistributedDataParallel must look for parameters without gradient
             (hrnet: the ``fc`` of its global blocks, kept for the checkpoint layout, gets no gradient).
+        closed_form: a regression baseline fitted in closed form (``hsi.train.regression_fit``) by the
+            same trainers instead of the gradient loop; not one of the paper's 17 networks.
     """
 
     method: str
@@ -47,6 +49,7 @@ class ModelSpec:
     label: str = ""
     size_multiple: int = 1
     find_unused_parameters: bool = False
+    closed_form: bool = False
 
 
 ZOO: dict[str, ModelSpec] = {
@@ -71,10 +74,20 @@ ZOO: dict[str, ModelSpec] = {
         ModelSpec("hprn", "hprn", "HPRN", {}, 1.2e-4, 1.2e-4, extra_input="slic", label="HPRN"),
         ModelSpec("ssrnet", "ssrnet", "CNN_BP_SE5", {}, 2e-4, 2e-4, extra_input="srf", label="SSRNet"),
         ModelSpec("gmsr", "gmsr", "GMSR", {}, 1e-4, 1e-4, label="GMSR"),
+        # regression baselines (Finlayson, Mackiewicz & Hurlbert 2015; Lin & Finlayson 2021), fitted by ridge
+        ModelSpec("linear", "regression", "RootPolynomialRegression", {"degree": 1}, label="Linear",
+                  closed_form=True),
+        ModelSpec("rpr2", "regression", "RootPolynomialRegression", {"degree": 2}, label="RPR-2", closed_form=True),
+        ModelSpec("rpr3", "regression", "RootPolynomialRegression", {"degree": 3}, label="RPR-3", closed_form=True),
     ]
 }
 
 METHODS: tuple[str, ...] = tuple(ZOO)
+"""Every method ``--method`` accepts: the 17 networks, then the regression baselines."""
+NETWORKS: tuple[str, ...] = tuple(m for m, s in ZOO.items() if not s.closed_form)
+"""The paper's 17 networks (checkpoint layouts of the public implementations)."""
+BASELINES: tuple[str, ...] = tuple(m for m, s in ZOO.items() if s.closed_form)
+"""The closed-form regression baselines (``linear``, ``rpr2``, ``rpr3``)."""
 
 
 class UnknownMethodError(ValueError):

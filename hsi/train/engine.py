@@ -408,11 +408,16 @@ def train(cfg: TrainConfig, train_set: PatchDataset, valid_set: FullImageDataset
     """Train ``cfg.method`` on ``train_set`` (validating on ``valid_set``); returns the run summary.
 
     ``renderer`` given: ``train_set`` yields cube patches and the RGB input is rendered on the fly.
-    A finished run in ``cfg.out_dir`` is skipped under ``cfg.resume``. See :class:`Trainer`.
+    A finished run in ``cfg.out_dir`` is skipped under ``cfg.resume``. See :class:`Trainer`. A regression
+    baseline (``closed_form`` in the zoo) is fitted by ridge regression on the same batches instead
+    (``hsi.train.regression_fit.train_closed_form``: seconds, deterministic; a resume refits).
     """
     out = Path(cfg.out_dir)
     done = _finished_summary(out, cfg) if cfg.resume else None
     if done is not None:
         print(f"[train] {out} already finished {done['iterations']} iterations: skipped (--resume)")
         return done
+    if get_spec(cfg.method).closed_form:
+        from hsi.train.regression_fit import train_closed_form
+        return train_closed_form(cfg, train_set, valid_set, renderer)
     return Trainer(cfg, train_set, valid_set, renderer).setup().fit()
