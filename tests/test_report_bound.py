@@ -134,6 +134,9 @@ def test_bound_row_values_and_label_in_table5(bound_results):
         assert f"| *{label}* | {v} | {v} |" in block
     assert "Paired bound" not in md.split("**PSNR", 1)[1].split("\n\n", 2)[1]
     assert "PSNR has no paired bound" in md
+    rows = list(csv.DictReader(open(bound_results["tmp"] / "report" / "table5_bounds.csv")))
+    assert {(r["column"], r["metric"]): float(r["value"]) for r in rows} == pytest.approx(
+        {(c, m): expected[m] for c in ("original", "metamer") for m in ("RMSE", "SAM", "MRAE")}, rel=1e-12)
 
 
 def test_every_method_lies_on_or_above_the_bound_line(bound_results):
@@ -213,7 +216,8 @@ def test_finding3_ambiguity_row_from_a_hand_written_json(tmp_path):
     assert "| *Ambiguity left by the encoding (paired bound, alpha = 0)* | 0.0400 | 0.0300 | – |" in rmse
     mrae = md.split("**MRAE", 1)[1].split("\n\n", 2)[1]
     assert "| 4.0000 | 3.0000 | – |" in mrae and "Ambiguity" not in md.split("**PSNR", 1)[1].split("\n\n", 2)[1]
-    assert {r["value"] for r in tidy_rows(tables) if r["row"] == "ambiguity" and r["metric"] == "SAM"} == {"0.4", "0.3"}
+    from hsi.report import bound_rows
+    assert {r["value"] for r in bound_rows(tables) if r["row"] == "ambiguity" and r["metric"] == "SAM"} == {"0.4", "0.3"}
 
 
 # ------------------------------------------------------------------------------------ training curves

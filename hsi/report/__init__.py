@@ -10,7 +10,8 @@ Inputs, found recursively under the given roots:
   ``summary.json``.
 
 Outputs under ``out``: per table ``<table>.md`` / ``.tex`` (booktabs, best value per column in bold) /
-``.csv`` (tidy: one row per table, dataset, row, column, metric); ``all_tables.csv``;
+``.csv`` (tidy: one row per table, dataset, row, column, metric; ``<table>_bounds.csv``: the paired-bound
+and ambiguity rows); ``all_tables.csv``;
 ``training_runs.{md,csv}``; ``figures/*.png``; ``index.md`` linking everything; ``report.json``
 (provenance and the list of source files). Every file is written atomically.
 
@@ -38,7 +39,7 @@ from .labels import METHOD_LABELS, method_label, method_order
 from .pending_metrics import centre_crop, mrae_map
 from .record import NotAValidationRecord, RecordError, ValidationRecord, check_tag
 from .specs import PAPER_DATASETS, TABLES, TableSpec, table_spec
-from .tables import (CSV_FIELDS, GAP, HIGHER_IS_BETTER, METRIC_DIGITS, METRIC_UNITS, ResultTable, best_in_column,
+from .tables import (CSV_FIELDS, bound_rows, GAP, HIGHER_IS_BETTER, METRIC_DIGITS, METRIC_UNITS, ResultTable, best_in_column,
                      build_tables, format_value, latex_escape, render_csv, render_latex, render_markdown,
                      original_metamer_pairs, render_training, tidy_rows)
 
@@ -49,7 +50,7 @@ __all__ = [
     "training_curve_series", "plot_error_vs_psf", "plot_original_vs_metamer", "plot_training_curves",
     "FORMATS", "ReportOptions", "ReportResult", "make_report", "write_figures", "write_report", "METHOD_LABELS", "method_label", "method_order",
     "centre_crop", "mrae_map", "NotAValidationRecord", "RecordError", "ValidationRecord", "check_tag",
-    "PAPER_DATASETS", "TABLES", "TableSpec", "table_spec", "CSV_FIELDS", "GAP", "HIGHER_IS_BETTER", "METRIC_DIGITS",
+    "PAPER_DATASETS", "TABLES", "TableSpec", "table_spec", "CSV_FIELDS", "bound_rows", "GAP", "HIGHER_IS_BETTER", "METRIC_DIGITS",
     "METRIC_UNITS", "ResultTable", "best_in_column", "build_tables", "format_value", "latex_escape", "render_csv",
     "render_latex", "render_markdown", "render_training", "tidy_rows",
 ]

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from hsi.io import atomic_path
-from hsi.metrics import METRIC_NAMES
+from hsi.metrics import METRIC_NAMES, MRAE_NEAR_ZERO_FRACTION, MRAE_WITHOUT_NEAR_ZERO, NEAR_ZERO
 
 from .record import PAIR_BOUND_METRICS
 
@@ -48,7 +48,26 @@ def _positive(values) -> bool:
 
 
 def _pair_label(table: ResultTable, prefix: str) -> str:
+    orig = table.spec.labels.get(f"{prefix}_original" if prefix else "original", "")
+    if orig.endswith(" / original"):
+        return orig[: -len(" / original")]
     return table.spec.labels.get(prefix, prefix.replace("_", " ")) or "original vs metamer"
+
+
+def _mark_breakdown(ax, table: ResultTable, col: str, xs: np.ndarray, handles: dict) -> bool:
+    """On an MRAE panel: a diamond at the MRAE where truth >= ``NEAR_ZERO`` and the share of near-zero
+    truth above each bar that has the breakdown; True when any was drawn."""
+    drawn = False
+    for x, m in zip(xs, table.rows):
+        other, share = table.value(m, col, MRAE_WITHOUT_NEAR_ZERO), table.value(m, col, MRAE_NEAR_ZERO_FRACTION)
+        if other is None or share is None:
+            continue
+        handles["breakdown"] = ax.plot([x], [other], "D", mfc="white", mec="black", ms=6)[0]
+        top = table.value(m, col, "MRAE")
+        ax.annotate(f"{100 * share:.0f} %", (x, top), xytext=(0, 3), textcoords="offset points", ha="center",
+                    fontsize=7)
+        drawn = True
+    return drawn
 
 
 def plot_original_vs_metamer(table: ResultTable, path: Path) -> Path | None:
@@ -66,11 +85,16 @@ def plot_original_vs_metamer(table: ResultTable, path: Path) -> Path | None:
     for row, (prefix, orig, met) in enumerate(pairs):
         for ax, metric in zip(axes[row], METRIC_NAMES):
             values = []
+            breakdown = False
             for k, ((label, colour), col) in enumerate(zip(PAIR_COLOURS, (orig, met))):
                 vals = [table.value(m, col, metric) for m in table.rows]
                 values += [v for v in vals if v is not None]
                 heights = np.array([np.nan if v is None else v for v in vals], dtype=float)
                 handles[label] = ax.bar(x + (k - 0.5) * 0.38, heights, 0.38, color=colour)
+                if metric == "MRAE":
+                    breakdown |= _mark_breakdown(ax, table, col, x + (k - 0.5) * 0.38, handles)
+                    values += [v for m in table.rows if (v := table.value(m, col, MRAE_WITHOUT_NEAR_ZERO)) is not None
+                               and math.isfinite(v)]
             bound = table.bounds.get(met)
             if bound is not None and metric in bound and metric != "PSNR":
                 handles["bound"] = ax.axhline(bound[metric], **BOUND_STYLE)
@@ -78,7 +102,7 @@ def plot_original_vs_metamer(table: ResultTable, path: Path) -> Path | None:
             if metric == "MRAE" and values and _positive(values):
                 from matplotlib.ticker import NullFormatter
                 ax.set_yscale("log")
-                ax.set_ylim(min(values) / 2, max(values) * 2)
+                ax.set_ylim(min(values) / 2, max(values) * 3)
                 ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xticks(x, [method_label(m) for m in table.rows], rotation=45, ha="right", fontsize=8)
             ax.set_ylabel(metric_heading(metric), fontsize=9)
@@ -87,9 +111,11 @@ def plot_original_vs_metamer(table: ResultTable, path: Path) -> Path | None:
                          + (" (no bound)" if metric == "PSNR" and table.bounds else ""), fontsize=9)
             ax.grid(axis="y", alpha=0.3, which="both")
     labels = {"original": "validated on originals", "metamer": "validated on metamers",
-              "bound": "paired bound: no RGB-only method has both bars below it"}
-    fig.legend([handles[k] for k in handles], [labels[k] for k in handles], loc="outside lower center",
-               ncol=len(handles), fontsize=9, frameon=False)
+              "bound": "paired bound: no RGB-only method has both bars below it",
+              "breakdown": f"MRAE where truth ≥ {NEAR_ZERO:g} (% above a bar: share of truth voxels < {NEAR_ZERO:g})"}
+    keys = [k for k in labels if k in handles]
+    fig.legend([handles[k] for k in keys], [labels[k] for k in keys], loc="outside lower center",
+               ncol=min(len(keys), 3), fontsize=9, frameon=False)
     fig.suptitle(f"{table.heading}: error on original vs metamer data", fontsize=11)
     return save_png(fig, path)
 
@@ -160,8 +186,9 @@ def plot_bound(table: ResultTable, path: Path) -> Path | None:
         ax.set_ylabel(f"{e['metric']}{unit} on metamers", fontsize=9)
         ax.set_title(f"{_pair_label(table, e['prefix'])}: {e['metric']}" + (" (log axes)" if ax.get_xscale() == "log"
                      else "") + f"\nbound {'strict' if e['strict'] else 'approximate'}", fontsize=9)
-        ax.grid(alpha=0.3, which="both")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+        ax.grid(alpha=0.3, which="major")
+    unique = {l: h for ax in axes.ravel() for h, l in zip(*ax.get_legend_handles_labels())}
+    handles, labels = list(unique.values()), list(unique)
     fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
     fig.suptitle(f"{table.heading}: no RGB-only method lies below the line x + y = d\n"
                  "(d: distance between each original and its metamer, whose RGB the method cannot tell apart)", fontsize=10)
@@ -186,7 +213,7 @@ def plot_error_vs_psf(table: ResultTable, path: Path) -> Path:
     return save_png(fig, path)
 
 
-TRAINING_PANELS = (("loss", ("train/loss", "valid/loss")), ("MRAE", ("valid/MRAE",)), ("RMSE", ("valid/RMSE",)),
+TRAINING_PANELS = (("loss", ("train/loss", "valid/loss")), ("MRAE", ("valid/MRAE", f"valid/{MRAE_WITHOUT_NEAR_ZERO}")), ("RMSE", ("valid/RMSE",)),
                    ("PSNR", ("valid/PSNR",)), ("SAM", ("valid/SAM",)))
 """Panels of the training figure: title, scalars of ``scalars.csv`` drawn in it."""
 
@@ -221,12 +248,15 @@ def plot_training_curves(runs: Sequence[TrainingRun], title: str, path: Path) ->
         for label, name, its, vals in lines:
             colour = colours.setdefault(label, palette[len(colours) % len(palette)])
             valid = name.startswith("valid/")
-            ax.plot(its, vals, color=colour, ls="--" if panel == "loss" and valid else "-",
+            part = name.endswith(MRAE_WITHOUT_NEAR_ZERO)
+            ax.plot(its, vals, color=colour, ls="--" if panel == "loss" and valid else ":" if part else "-",
                     marker="o" if valid and len(its) < 50 else None, ms=4,
                     label=f"{label}: {'validation' if valid else 'training'} {panel}")
         if lines and panel in ("loss", "MRAE") and _positive([v for l in lines for v in l[3]]):
             ax.set_yscale("log")
-        ax.set_title(("training (solid) and validation (dashed) loss" if panel == "loss" else f"validation {panel}")
+        ax.set_title(("training (solid) and validation (dashed) loss" if panel == "loss" else f"validation {panel}"
+                      + (f" (dotted: where truth ≥ {NEAR_ZERO:g})" if any(l[1].endswith(MRAE_WITHOUT_NEAR_ZERO)
+                                                                         for l in lines) else ""))
                      + (" (log axis)" if ax.get_yscale() == "log" else ""), fontsize=10)
         ax.set_xlabel("iteration")
         ax.set_ylabel(metric_heading(panel) if panel in METRIC_UNITS else panel)

@@ -14,7 +14,7 @@ from .bound import attach_bounds
 from .collect import Collection, ReportWarnings, TrainingRun, collect_results
 from .examples import plot_error_example, saved_scenes
 from .figures import plot_bound, plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves, safe_name
-from .tables import (GAP, ResultTable, build_tables, render_csv, render_latex, render_markdown, render_training,
+from .tables import (GAP, ResultTable, bound_rows, build_tables, render_csv, render_latex, render_markdown, render_training,
                      tidy_rows)
 
 FORMATS = ("md", "tex", "csv")
@@ -98,7 +98,8 @@ def make_report(options: ReportOptions) -> ReportResult:
 
 def _write_tables(tables: Sequence[ResultTable], out: Path, formats: Sequence[str]
                   ) -> tuple[list[Path], dict[str, list[Path]]]:
-    """``<table>.{md,tex,csv}`` per paper table and ``all_tables.csv``; returns all files and the files per table."""
+    """``<table>.{md,tex,csv}`` per paper table (``<table>_bounds.csv``: its paired-bound / ambiguity rows)
+    and ``all_tables.csv`` (both kinds of rows); returns all files and the files per table."""
     by_key: dict[str, list[ResultTable]] = {}
     for t in tables:
         by_key.setdefault(t.spec.key, []).append(t)
@@ -111,10 +112,12 @@ def _write_tables(tables: Sequence[ResultTable], out: Path, formats: Sequence[st
             written.append(atomic_write_text(out / f"{safe_name(key)}.md", render_markdown(group)))
         if "tex" in formats:
             written.append(atomic_write_text(out / f"{safe_name(key)}.tex", render_latex(group)))
-        rows = tidy_rows(group)
-        all_rows += rows
+        rows, bounds = tidy_rows(group), bound_rows(group)
+        all_rows += rows + bounds
         if "csv" in formats:
             written.append(atomic_write_text(out / f"{safe_name(key)}.csv", render_csv(rows)))
+            if bounds:
+                written.append(atomic_write_text(out / f"{safe_name(key)}_bounds.csv", render_csv(bounds)))
         table_files[key] = written
         files += written
     if "csv" in formats and tables:

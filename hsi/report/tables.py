@@ -316,6 +316,15 @@ def tidy_rows(tables: Sequence[ResultTable]) -> list[dict]:
                     rows.append({"table": t.spec.key, "dataset": rec.dataset, "row": m, "column": c, "metric": metric,
                                  "value": repr(t.value(m, c, metric)), "images": "" if rec.images is None else rec.images,
                                  "source": str(rec.path)})
+    return rows
+
+
+def bound_rows(tables: Sequence[ResultTable]) -> list[dict]:
+    """Long-format rows (``CSV_FIELDS``) of the bound rows: ``row`` = ``pair_bound_strict`` /
+    ``pair_bound_approximate`` (Table V-like pairs) or ``ambiguity`` (Finding 3); ``images`` = scenes;
+    ``source`` = the record or JSON it comes from (or the data the report computed it from)."""
+    rows = []
+    for t in tables:
         for c, b in t.bounds.items():
             for metric in PAIR_BOUND_METRICS:
                 rows.append({"table": t.spec.key, "dataset": t.dataset or "", "column": c, "metric": metric,
