@@ -231,3 +231,21 @@ def test_training_figure_gets_the_loss_and_every_validation_metric(bound_results
     assert data["MRAE"][0][3] == pytest.approx([0.2, 0.1, 2 / 30])
     figs = {p.name for p in bound_results["report"].figures}
     assert {"training_no_metamer_SYNTH.png", "original_vs_metamer_table5_SYNTH.png", "bound_table5_SYNTH.png"} <= figs
+
+
+def test_error_map_helpers_agree_with_the_metrics():
+    from hsi.metrics import rmse_per_image, sam_per_image
+    from hsi.report.examples import error_maps
+    g = np.random.default_rng(1)
+    truth, pred = g.random((31, 5, 6)), g.random((31, 5, 6)) * 1.2 - 0.1
+    truth[:, 0, 0] = 0.0                                                      # a pixel entirely near zero
+    truth[:4, 1, :] = 0.005
+    maps = error_maps(pred, truth)
+    tp, tt = torch.from_numpy(pred)[None], torch.from_numpy(truth)[None]
+    assert np.sqrt((maps["RMSE"] ** 2).mean()) == pytest.approx(rmse_per_image(tp, tt).item(), rel=1e-12)
+    assert maps["SAM"].mean() == pytest.approx(sam_per_image(tp, tt).item(), rel=1e-12)
+    assert math.isnan(maps["MRAE_above"][0, 0]) and np.isfinite(maps["MRAE_above"][1:]).all()
+    keep = truth >= 0.01
+    per_voxel = np.abs(pred - truth) / (truth + 1e-6)
+    assert maps["MRAE_above"][1, 2] == pytest.approx(per_voxel[keep[:, 1, 2], 1, 2].mean(), rel=1e-12)
+    assert maps["near_zero_share"].mean() == pytest.approx(mrae_breakdown(tp, tt)[0].item(), rel=1e-12)

@@ -196,25 +196,47 @@ def plot_bound(table: ResultTable, path: Path) -> Path | None:
 
 
 def plot_error_vs_psf(table: ResultTable, path: Path) -> Path:
-    """MRAE and PSNR (dB) per column (PSF / encoding) for each method, as lines with markers."""
-    fig = new_figure(max(8.0, 1.1 * len(table.columns) * 2), 3.8)
-    axes = fig.subplots(1, 2)
+    """All four metrics per column (PSF / encoding) for each method, as lines with markers (MRAE on a log
+    axis, dotted: the MRAE where truth >= ``NEAR_ZERO`` when recorded), with the ambiguity left by each
+    encoding (``table.ambiguity``, Finding 3) as black squares: the paired bound no method can beat on
+    both originals and metamers. Legend below the panels."""
+    fig = new_figure(max(12.0, 0.9 * len(table.columns) * 4), 4.6)
+    axes = fig.subplots(1, len(METRIC_NAMES))
     x = np.arange(len(table.columns))
-    for ax, metric in zip(axes, ("MRAE", "PSNR")):
-        for m in table.rows:
-            vals = np.array([np.nan if (v := table.value(m, c, metric)) is None else v for c in table.columns], float)
-            ax.plot(x, vals, marker="o", label=method_label(m))
-        ax.set_xticks(x, [table.spec.labels.get(c, c) for c in table.columns], rotation=30, ha="right")
+    for ax, metric in zip(axes, METRIC_NAMES):
+        values = []
+        for i, m in enumerate(table.rows):
+            colour = f"C{i % 10}"
+            vals = [table.value(m, c, metric) for c in table.columns]
+            values += [v for v in vals if v is not None]
+            ax.plot(x, [np.nan if v is None else v for v in vals], marker="o", color=colour, label=method_label(m))
+            if metric == "MRAE":
+                part = [table.value(m, c, MRAE_WITHOUT_NEAR_ZERO) for c in table.columns]
+                if any(v is not None for v in part):
+                    values += [v for v in part if v is not None and math.isfinite(v)]
+                    ax.plot(x, [np.nan if v is None else v for v in part], ls=":", marker=".", color=colour,
+                            label=f"{method_label(m)}: MRAE where truth ≥ {NEAR_ZERO:g}")
+        if metric in PAIR_BOUND_METRICS and table.ambiguity:
+            amb = [table.ambiguity.get(c, {}).get(metric) for c in table.columns]
+            values += [v for v in amb if v is not None]
+            ax.plot(x, [np.nan if v is None else v for v in amb], "s", color="black", mfc="white", ms=8,
+                    label="ambiguity left by the encoding (paired bound)")
+        if metric == "MRAE" and values and _positive(values):
+            ax.set_yscale("log")
+        ax.set_xticks(x, [table.spec.labels.get(c, c) for c in table.columns], rotation=30, ha="right", fontsize=8)
         ax.set_xlabel("PSF / spectral encoding")
         ax.set_ylabel(metric_heading(metric))
+        ax.set_title(metric + (" (log axis)" if ax.get_yscale() == "log" else ""), fontsize=10)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    unique = {l: h for ax in axes for h, l in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(unique.values()), list(unique), loc="outside lower center", ncol=min(4, len(unique)), fontsize=8,
+               frameon=False)
     fig.suptitle(f"{table.heading}: error against PSF", fontsize=11)
     return save_png(fig, path)
 
 
-TRAINING_PANELS = (("loss", ("train/loss", "valid/loss")), ("MRAE", ("valid/MRAE", f"valid/{MRAE_WITHOUT_NEAR_ZERO}")), ("RMSE", ("valid/RMSE",)),
-                   ("PSNR", ("valid/PSNR",)), ("SAM", ("valid/SAM",)))
+TRAINING_PANELS = (("loss", ("train/loss", "valid/loss")), ("MRAE", ("valid/MRAE", f"valid/{MRAE_WITHOUT_NEAR_ZERO}")),
+                   ("RMSE", ("valid/RMSE",)), ("PSNR", ("valid/PSNR",)), ("SAM", ("valid/SAM",)))
 """Panels of the training figure: title, scalars of ``scalars.csv`` drawn in it."""
 
 
