@@ -249,3 +249,24 @@ def test_error_map_helpers_agree_with_the_metrics():
     per_voxel = np.abs(pred - truth) / (truth + 1e-6)
     assert maps["MRAE_above"][1, 2] == pytest.approx(per_voxel[keep[:, 1, 2], 1, 2].mean(), rel=1e-12)
     assert maps["near_zero_share"].mean() == pytest.approx(mrae_breakdown(tp, tt)[0].item(), rel=1e-12)
+
+
+def test_report_script_takes_an_ambiguity_folder(tmp_path):
+    spec = importlib.util.spec_from_file_location("report_script", ROOT / "scripts" / "report.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    summary = {m: 1.0 for m in METRICS}
+    for col in ("none", "grating"):
+        ValidationRecord(name=col, tag=f"finding3/{col}", method="mst", dataset="SYNTH", metamer=True,
+                         summary=summary).write(tmp_path / "results" / col / "summary.json")
+    amb = tmp_path / "elsewhere" / "SYNTH_basler_grating"
+    amb.mkdir(parents=True)
+    (amb / "ambiguity.json").write_text(json.dumps({
+        "kind": "ambiguity", "dataset": "SYNTH", "camera": {"name": "basler"}, "psf": {"name": "grating"},
+        "metamer_mode": "exact_optics", "scenes_total": 1, "pair_bound": {"RMSE": 0.0123, "SAM": 0.1, "MRAE": 0.2}}))
+    argv = ["--results", str(tmp_path / "results"), "--no_figures", "--formats", "md"]
+    assert script.main(argv + ["--out", str(tmp_path / "default")]) == 0          # default: <results>/ambiguity
+    assert "Ambiguity left" not in (tmp_path / "default" / "finding3.md").read_text()
+    assert script.main(argv + ["--out", str(tmp_path / "given"), "--ambiguity", str(tmp_path / "elsewhere")]) == 0
+    assert "| *Ambiguity left by the encoding (paired bound, alpha = 0)* | – | 0.0123 |" in \
+        (tmp_path / "given" / "finding3.md").read_text()
