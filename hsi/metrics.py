@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping
 
+import numpy as np
 import torch
 
 MRAE_EPS = 1e-6
@@ -130,5 +131,75 @@ def mrae_loss(p: torch.Tensor, g: torch.Tensor, eps: float = EPSILON) -> torch.T
 def mrae_map(pred, truth, eps: float = MRAE_EPS):
     """Per-pixel MRAE ``(H, W)`` of ``(bands, H, W)`` numpy arrays: the mean over bands of
     ``relative_error`` in float64."""
-    import numpy as np
     return relative_error(np.asarray(pred, dtype=np.float64), np.asarray(truth, dtype=np.float64), eps).mean(axis=0)
+
+
+def rmse_map(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-pixel RMSE over bands ``(H, W)`` float64 (``hsi.metrics.rmse_per_image``'s squared errors; its
+    image value is the root of the mean of this map squared); inputs ``(bands, H, W)``."""
+    return np.sqrt(((pred.astype(np.float64) - truth) ** 2).mean(axis=0))
+
+
+def sam_map(pred: np.ndarray, truth: np.ndarray, eps: float = MRAE_EPS) -> np.ndarray:
+    """Per-pixel spectral angle in radians ``(H, W)`` (``hsi.metrics.sam_per_image`` before its mean:
+    both clamped to [0, 1], ``eps`` in the denominator)."""
+    p, g = np.clip(pred.astype(np.float64), 0, 1), np.clip(truth.astype(np.float64), 0, 1)
+    cos = (p * g).sum(0) / (np.linalg.norm(p, axis=0) * np.linalg.norm(g, axis=0) + eps)
+    return np.arccos(np.clip(cos, -1, 1))
+
+
+def mrae_map_above(pred: np.ndarray, truth: np.ndarray, threshold: float, eps: float = MRAE_EPS) -> np.ndarray:
+    """Per-pixel MRAE ``(H, W)`` over the bands whose ground truth is ``>= threshold`` (the voxels of
+    ``mrae_breakdown``'s ``mrae_other``); NaN at pixels where every band is below it."""
+    keep = truth >= threshold
+    rel = np.where(keep, relative_error(pred.astype(np.float64), truth.astype(np.float64), eps), 0.0)
+    n = keep.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, rel.sum(axis=0) / n, np.nan)
+
+
+# ------------------------------------------------------------ MRAE breakdown (near-zero ground truth)
+NEAR_ZERO = 0.01
+"""Ground-truth values below this (on [0, 1] data) make MRAE's denominator tiny: ``mrae_breakdown``."""
+MRAE_NEAR_ZERO_FRACTION = "MRAE_truth_below_0.01_fraction"
+"""Summary key: fraction of ground-truth voxels < ``NEAR_ZERO`` (mean over images), in [0, 1]."""
+MRAE_WITHOUT_NEAR_ZERO = "MRAE_truth_above_0.01"
+"""Summary key: MRAE over the voxels whose ground truth is >= ``NEAR_ZERO`` (mean over images)."""
+MRAE_BREAKDOWN_KEYS = (MRAE_NEAR_ZERO_FRACTION, MRAE_WITHOUT_NEAR_ZERO)
+
+
+def mrae_breakdown(p: torch.Tensor, g: torch.Tensor, threshold: float = NEAR_ZERO, eps: float = EPSILON,
+                   border: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where MRAE comes from, per image: ``(near_zero_fraction (N,), mrae_other (N,))`` float64.
+
+    ``near_zero_fraction``: share of ground-truth voxels ``g < threshold`` (in [0, 1]);
+    ``mrae_other``: the MRAE formula of ``mrae_per_image`` averaged over the other voxels only (NaN for an
+    image with none). The paper's MRAE itself is unchanged (``mrae_per_image``). ``p``, ``g``:
+    ``(N, bands, H, W)`` or ``(bands, H, W)``; ``border`` as in ``compute_metrics``.
+    """
+    p, g = _check(crop_border(p, border), crop_border(g, border))
+    keep = g >= threshold
+    n_keep = keep.sum(dim=(1, 2, 3)).to(torch.float64)
+    rel = torch.where(keep, relative_error(p, g, eps), torch.zeros((), dtype=p.dtype, device=p.device))
+    other = rel.sum(dim=(1, 2, 3)) / n_keep                 # 0/0 = NaN where nothing is kept
+    return 1.0 - n_keep / keep[0].numel(), other
+
+
+def mrae_breakdown_metrics(p: torch.Tensor, g: torch.Tensor, border: int = 0) -> dict[str, torch.Tensor]:
+    """``mrae_breakdown`` as per-image metrics under the summary keys ``MRAE_BREAKDOWN_KEYS`` (``(N,)`` each),
+    to merge into ``compute_metrics``' dict."""
+    fraction, other = mrae_breakdown(p, g, border=border)
+    return {MRAE_NEAR_ZERO_FRACTION: fraction, MRAE_WITHOUT_NEAR_ZERO: other}
+
+
+def summarise_keys(per_image: Iterable[Mapping[str, float]], keys: Iterable[str] = MRAE_BREAKDOWN_KEYS
+                   ) -> dict[str, float]:
+    """Mean over images of each of ``keys`` present in the rows, skipping NaN values (an image with no
+    voxel above the threshold); keys present in no row are left out."""
+    rows = list(per_image)
+    out = {}
+    for name in keys:
+        vals = [float(r[name]) for r in rows if name in r and not math.isnan(float(r[name]))]
+        if any(name in r for r in rows):
+            out[name] = sum(vals) / len(vals) if vals else math.nan
+    return out

@@ -3,8 +3,9 @@
 Searches every --results folder recursively for validation runs tagged ``<table>/<column>``
 (``RGB2HS/validate_RGB2HS.py --tag table5/metamer``) and for training runs, and writes to --out:
 ``<table>.md`` / ``.tex`` / ``.csv`` per table (MRAE, RMSE, PSNR in dB, SAM in radians), ``all_tables.csv``,
-``training_runs.md``, ``figures/*.png`` (original vs metamer bars, error maps and spectra of saved
-reconstructions, error against PSF, training curves), ``index.md`` and ``report.json`` (provenance).
+``training_runs.md``, ``figures/*.png`` (original vs metamer bars for all metrics with the paired bound,
+the bound scatter x + y >= d, RMSE / SAM / MRAE error maps and spectra of saved reconstructions, error
+against PSF, training loss and validation metrics), ``index.md`` and ``report.json`` (provenance).
 Works on partial results: missing runs are gaps, unreadable files are skipped with a warning.
 
 Example: python ./scripts/report.py --results results RGB2HS/validate_exp --out results/report
@@ -26,10 +27,13 @@ def main(argv=None) -> int:
     ap.add_argument("--no_figures", action="store_true", help="write the tables only")
     ap.add_argument("--max_examples", type=int, default=2,
                     help="scenes per validation run (with saved reconstructions) drawn as error maps")
+    ap.add_argument("--ambiguity", nargs="+", default=[],
+                    help="folders with metamer/ambiguity.py results (ambiguity.json) for the Finding 3 ambiguity row "
+                         "(default: <results>/ambiguity of each --results folder)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     options = ReportOptions(tuple(args.results), args.out, tuple(args.formats), figures=not args.no_figures,
-                            max_examples=args.max_examples)
+                            max_examples=args.max_examples, ambiguity=tuple(args.ambiguity))
     try:
         result = make_report(options)
     except OSError as e:

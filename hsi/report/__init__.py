@@ -10,7 +10,8 @@ Inputs, found recursively under the given roots:
   ``summary.json``.
 
 Outputs under ``out``: per table ``<table>.md`` / ``.tex`` (booktabs, best value per column in bold) /
-``.csv`` (tidy: one row per table, dataset, row, column, metric); ``all_tables.csv``;
+``.csv`` (tidy: one row per table, dataset, row, column, metric; ``<table>_bounds.csv``: the paired-bound
+and ambiguity rows); ``all_tables.csv``;
 ``training_runs.{md,csv}``; ``figures/*.png``; ``index.md`` linking everything; ``report.json``
 (provenance and the list of source files). Every file is written atomically.
 
@@ -20,8 +21,9 @@ a warning, unfinished training runs show their progress.
 Modules: ``record`` (``ValidationRecord``, the one type of a validation result), ``collect`` (finding
 records and training runs), ``specs`` (the paper's table registry), ``tables`` (grouping and Markdown /
 LaTeX / CSV), ``figures`` and ``examples`` (PNG figures), ``index`` (``make_report(ReportOptions(...))``: the whole step),
-``labels`` (method display names), ``pending_metrics`` (two NumPy metric helpers due to move to
-``hsi.metrics``).
+``bound`` (the paired bound of metamer validations), ``ambiguity`` (Finding 3's ambiguity per encoding,
+from ``metamer/ambiguity.py``), ``labels`` (the methods' display order; names from the registry). Metrics, their per-pixel maps and
+crops are ``hsi.metrics``'.
 """
 from __future__ import annotations
 
@@ -29,23 +31,26 @@ from hsi.metrics import METRIC_NAMES as METRICS
 
 from .collect import Collection, ReportWarnings, TrainingRun, collect_results, parse_training_run
 from .examples import example_inputs, example_pixels, plot_error_example, saved_scenes
-from .figures import original_metamer_pairs, plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves
+from .bound import pair_bound_of, pair_strictness, record_pair_bound
+from .figures import (bound_points, plot_bound, plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves,
+                      training_curve_series)
 from .index import FORMATS, ReportOptions, ReportResult, make_report, write_figures, write_report
-from .labels import METHOD_LABELS, method_label, method_order
-from .pending_metrics import centre_crop, mrae_map
+from .labels import method_label, method_order
+from hsi.metrics import centre_crop, mrae_map
 from .record import NotAValidationRecord, RecordError, ValidationRecord, check_tag
 from .specs import PAPER_DATASETS, TABLES, TableSpec, table_spec
-from .tables import (CSV_FIELDS, GAP, HIGHER_IS_BETTER, METRIC_DIGITS, METRIC_UNITS, ResultTable, best_in_column,
+from .tables import (CSV_FIELDS, bound_rows, GAP, HIGHER_IS_BETTER, METRIC_DIGITS, METRIC_UNITS, ResultTable, best_in_column,
                      build_tables, format_value, latex_escape, render_csv, render_latex, render_markdown,
-                     render_training, tidy_rows)
+                     original_metamer_pairs, render_training, tidy_rows)
 
 __all__ = [
     "METRICS", "Collection", "ReportWarnings", "TrainingRun", "collect_results", "parse_training_run",
     "example_inputs", "example_pixels", "plot_error_example", "saved_scenes",
-    "original_metamer_pairs", "plot_error_vs_psf", "plot_original_vs_metamer", "plot_training_curves",
-    "FORMATS", "ReportOptions", "ReportResult", "make_report", "write_figures", "write_report", "METHOD_LABELS", "method_label", "method_order",
+    "original_metamer_pairs", "pair_bound_of", "pair_strictness", "record_pair_bound", "bound_points", "plot_bound",
+    "training_curve_series", "plot_error_vs_psf", "plot_original_vs_metamer", "plot_training_curves",
+    "FORMATS", "ReportOptions", "ReportResult", "make_report", "write_figures", "write_report", "method_label", "method_order",
     "centre_crop", "mrae_map", "NotAValidationRecord", "RecordError", "ValidationRecord", "check_tag",
-    "PAPER_DATASETS", "TABLES", "TableSpec", "table_spec", "CSV_FIELDS", "GAP", "HIGHER_IS_BETTER", "METRIC_DIGITS",
+    "PAPER_DATASETS", "TABLES", "TableSpec", "table_spec", "CSV_FIELDS", "bound_rows", "GAP", "HIGHER_IS_BETTER", "METRIC_DIGITS",
     "METRIC_UNITS", "ResultTable", "best_in_column", "build_tables", "format_value", "latex_escape", "render_csv",
     "render_latex", "render_markdown", "render_training", "tidy_rows",
 ]

@@ -26,7 +26,11 @@ TRAINING_SCALARS = "scalars.csv"
 
 @dataclass
 class TrainingRun:
-    """One training run folder: progress and validation curve (MRAE per validated iteration)."""
+    """One training run folder: progress, validation curve (MRAE per validated iteration) and every scalar.
+
+    ``series``: name -> ``[(iteration, value), ...]`` sorted, for every scalar of ``scalars.csv``
+    (``train/loss``, ``train/lr``, ``train/samples_per_s`` at each log point; ``valid/MRAE``, ``valid/RMSE``,
+    ``valid/PSNR``, ``valid/SAM``, ``valid/loss`` and any further ``valid/*`` at each validation)."""
 
     path: Path
     method: str
@@ -39,6 +43,7 @@ class TrainingRun:
     last_valid: dict[str, float]
     samples_per_s: float | None
     curve: list[tuple[int, float]]
+    series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,10 +117,15 @@ def parse_training_run(run_dir: Path) -> TrainingRun:
     if isinstance(summary.get("final_valid"), dict):
         last_valid = {k: float(v) for k, v in summary["final_valid"].items() if isinstance(v, (int, float))}
     total = cfg.get("total_iterations")
+    series: dict[str, list[tuple[int, float]]] = {}
+    for it, name, v in scalars:
+        series.setdefault(name, []).append((it, v))
+    series = {k: sorted(v) for k, v in series.items()}
     return TrainingRun(path=run_dir, method=str(cfg["method"]), mode=str(cfg.get("mode") or "?"), dataset=str(dataset),
                        iterations=iterations, total_iterations=int(total) if isinstance(total, int) else None,
                        finished=bool(summary.get("finished", False)), best_valid_mrae=best, last_valid=last_valid,
-                       samples_per_s=summary.get("samples_per_s"), curve=curve)
+                       samples_per_s=summary.get("samples_per_s"), curve=curve,
+                       series=series)
 
 
 def _walk_files(roots: Iterable[Path], names: set[str], skip: Path | None) -> list[Path]:

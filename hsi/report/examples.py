@@ -1,4 +1,5 @@
-"""Error-map figures of saved reconstructions: RGB input, per-pixel MRAE and spectra at three pixels."""
+"""Error-map figures of saved reconstructions: RGB input, per-pixel RMSE, SAM and MRAE (log, near-zero
+truth masked) maps and spectra at three pixels."""
 from __future__ import annotations
 
 import csv
@@ -8,10 +9,11 @@ import numpy as np
 
 from hsi.io import read_mat_cube, read_rgb
 from hsi.layout import metamer_cube_path, metamer_rgb_path, spec_path
+from hsi.metrics import NEAR_ZERO
 
 from .figures import new_figure, save_png
 from .labels import method_label
-from .pending_metrics import centre_crop, mrae_map
+from hsi.metrics import centre_crop, mrae_map, mrae_map_above, rmse_map, sam_map
 from .record import ValidationRecord
 
 PER_IMAGE_FILE = "per_image.csv"
@@ -68,9 +70,57 @@ def example_inputs(record: ValidationRecord, scene: str) -> tuple[Path, Path, Pa
     return recon_path(record, scene), truth, rgb
 
 
+NEAR_ZERO_COLOUR = "#00c8ff"
+"""Colour of near-zero ground truth (< ``hsi.metrics.NEAR_ZERO``): masked pixels, the band under it."""
+
+
+def error_maps(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-pixel maps ``(H, W)`` of ``(bands, H, W)`` arrays: ``RMSE``, ``SAM`` (rad), ``MRAE`` (the paper's,
+    all bands), ``MRAE_above`` (over the bands with truth >= ``NEAR_ZERO``; NaN where none) and
+    ``near_zero_share`` (share of the pixel's bands with truth < ``NEAR_ZERO``)."""
+    return {"RMSE": rmse_map(pred, truth), "SAM": sam_map(pred, truth), "MRAE": mrae_map(pred, truth),
+            "MRAE_above": mrae_map_above(pred, truth, NEAR_ZERO), "near_zero_share": (truth < NEAR_ZERO).mean(axis=0)}
+
+
+def _map_panel(fig, ax, values: np.ndarray, title: str, label: str):
+    vmax = float(np.nanpercentile(values, 99)) or float(np.nanmax(values)) or 1.0
+    im = ax.imshow(values, cmap="magma", vmin=0, vmax=vmax)
+    fig.colorbar(im, ax=ax, label=label, shrink=0.85)
+    ax.set_title(title, fontsize=9)
+
+
+def _mrae_panel(fig, ax, mrae: np.ndarray, near_zero_share: np.ndarray) -> None:
+    """MRAE per pixel over the bands with truth >= ``NEAR_ZERO`` on a log colour scale; pixels with no such
+    band masked in ``NEAR_ZERO_COLOUR`` (legend: how much near-zero truth was left out)."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Patch
+    near_zero = ~np.isfinite(mrae)
+    shown = np.ma.masked_where(near_zero | ~(np.nan_to_num(mrae) > 0), mrae)
+    if shown.count():
+        lo, hi = float(shown.min()), float(shown.max())
+        norm = LogNorm(vmin=lo, vmax=max(hi, lo * 10))
+    else:
+        norm = LogNorm(vmin=1e-3, vmax=1.0)
+    cmap = matplotlib_cmap("viridis").with_extremes(bad=NEAR_ZERO_COLOUR)
+    im = ax.imshow(shown, cmap=cmap, norm=norm)
+    fig.colorbar(im, ax=ax, label="MRAE per pixel (log)", shrink=0.85)
+    ax.set_title(f"MRAE per pixel over bands with truth ≥ {NEAR_ZERO:g} (log)", fontsize=9)
+    ax.legend(handles=[Patch(color=NEAR_ZERO_COLOUR, label=f"truth < {NEAR_ZERO:g} in every band: masked "
+                             f"({100 * near_zero.mean():.1f} % of pixels)\n"
+                             f"truth < {NEAR_ZERO:g}: {100 * near_zero_share.mean():.1f} % of voxels, left out")],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, frameon=False)
+
+
+def matplotlib_cmap(name: str):
+    """A copy of a matplotlib colour map (safe to modify)."""
+    from matplotlib import colormaps
+    return colormaps[name].copy()
+
+
 def plot_error_example(record: ValidationRecord, scene: str, path: Path) -> Path:
-    """RGB input, per-pixel MRAE map and ground-truth vs reconstructed spectra (nm) at three pixels
-    (lowest, median, highest error) of one scene of one validation run."""
+    """One scene of one validation run: RGB input, per-pixel RMSE and SAM maps, the MRAE map on a log
+    scale with near-zero ground truth masked, and ground-truth vs reconstructed spectra (nm) at three
+    pixels (lowest, median, highest RMSE), one panel each."""
     recon_file, truth_path, rgb_path = example_inputs(record, scene)
     recon = read_mat_cube(recon_file)
     pred = recon.cube
@@ -80,31 +130,35 @@ def plot_error_example(record: ValidationRecord, scene: str, path: Path) -> Path
     if truth_full.shape[-2] < h or truth_full.shape[-1] < w or rgb_full.shape[-2:] != truth_full.shape[-2:]:
         raise ValueError(f"sizes differ: reconstruction {pred.shape}, ground truth {truth_full.shape}, RGB {rgb_full.shape}")
     truth, rgb = centre_crop(truth_full, h, w), centre_crop(rgb_full, h, w)
-    error = mrae_map(pred, truth)
-    pixels = example_pixels(error)
+    maps = error_maps(pred, truth)
+    pixels = example_pixels(maps["RMSE"])
     wl = recon.wavelengths_nm
-    fig = new_figure(13.5, 4.0)
-    ax_rgb, ax_err, ax_spec = fig.subplots(1, 3, width_ratios=[1, 1.2, 1.5])
+    fig = new_figure(16.0, 8.2)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.1, 1])
+    ax_rgb, ax_rmse, ax_sam, ax_mrae = top.subplots(1, 4)
     ax_rgb.imshow(np.clip(np.transpose(rgb, (1, 2, 0)), 0, 1))
-    ax_rgb.set_title(f"RGB input ({'metamer' if record.metamer else 'original'})", fontsize=10)
-    vmax = float(np.percentile(error, 99)) or float(error.max()) or 1.0
-    im = ax_err.imshow(error, cmap="magma", vmin=0, vmax=vmax)
-    fig.colorbar(im, ax=ax_err, label="MRAE per pixel (colour scale to 99th pct.)")
-    ax_err.set_title(f"MRAE map (image mean {error.mean():.4f})", fontsize=10)
+    ax_rgb.set_title(f"RGB input ({'metamer' if record.metamer else 'original'})", fontsize=9)
+    _map_panel(top, ax_rmse, maps["RMSE"], f"RMSE per pixel (image RMSE {np.sqrt((maps['RMSE'] ** 2).mean()):.4f})",
+               "RMSE (colour scale to 99th pct.)")
+    _map_panel(top, ax_sam, maps["SAM"], f"SAM per pixel (mean {maps['SAM'].mean():.4f} rad)",
+               "SAM (rad, colour scale to 99th pct.)")
+    _mrae_panel(top, ax_mrae, maps["MRAE_above"], maps["near_zero_share"])
     colours = ("tab:green", "tab:orange", "tab:red")
-    for (label, r, c), colour in zip(pixels, colours):
-        for ax in (ax_rgb, ax_err):
-            ax.plot(c, r, marker="o", mfc="none", mec=colour, ms=9, mew=2)
-        ax_spec.plot(wl, truth[:, r, c], color=colour, lw=2, label=f"{label} ({r},{c}): truth")
-        ax_spec.plot(wl, pred[:, r, c], color=colour, lw=1.5, ls="--", label=f"reconstruction, MRAE {error[r, c]:.3f}")
-    for ax in (ax_rgb, ax_err):
+    spec_axes = bottom.subplots(1, 3, sharey=True)
+    for (label, r, c), colour, ax in zip(pixels, colours, spec_axes):
+        for a in (ax_rgb, ax_rmse, ax_sam, ax_mrae):
+            a.plot(c, r, marker="o", mfc="none", mec=colour, ms=9, mew=2)
+        ax.plot(wl, truth[:, r, c], color="black", lw=2, label="ground truth")
+        ax.plot(wl, pred[:, r, c], color=colour, lw=1.8, ls="--", label="reconstruction")
+        ax.axhspan(0, NEAR_ZERO, color=NEAR_ZERO_COLOUR, alpha=0.25, lw=0, label=f"truth < {NEAR_ZERO:g}")
+        ax.set_title(f"{label} RMSE: pixel ({r}, {c}), {colour.split(':')[1]} circle\nRMSE {maps['RMSE'][r, c]:.4f}, "
+                     f"SAM {maps['SAM'][r, c]:.3f} rad, MRAE {maps['MRAE'][r, c]:.3g} "
+                     f"({maps['MRAE_above'][r, c]:.3g} where truth ≥ {NEAR_ZERO:g})", fontsize=8)
+        ax.set_xlabel("wavelength (nm)")
+        ax.grid(alpha=0.3)
+    spec_axes[0].set_ylabel("spectral radiance (normalised)")
+    spec_axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    for ax in (ax_rgb, ax_rmse, ax_sam, ax_mrae):
         ax.set_axis_off()
-    ax_spec.set_xlabel("wavelength (nm)")
-    ax_spec.set_ylabel("spectral radiance (normalised)")
-    ax_spec.grid(alpha=0.3)
-    ax_spec.legend(fontsize=7)
-    fig.suptitle(f"{record.name}: {scene} ({method_label(record.method)}, "
-                 f"tag {record.tag})", fontsize=11)
+    fig.suptitle(f"{record.name}: {scene} ({method_label(record.method)}, tag {record.tag})", fontsize=11)
     return save_png(fig, path)
-
-

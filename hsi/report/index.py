@@ -9,10 +9,12 @@ from typing import Sequence
 
 from hsi.io import atomic_write_json, atomic_write_text, provenance
 
+from .ambiguity import attach_ambiguity, collect_ambiguity, default_ambiguity_folders
+from .bound import attach_bounds
 from .collect import Collection, ReportWarnings, TrainingRun, collect_results
 from .examples import plot_error_example, saved_scenes
-from .figures import plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves, safe_name
-from .tables import (GAP, ResultTable, build_tables, render_csv, render_latex, render_markdown, render_training,
+from .figures import plot_bound, plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves, safe_name
+from .tables import (GAP, ResultTable, bound_rows, build_tables, render_csv, render_latex, render_markdown, render_training,
                      tidy_rows)
 
 FORMATS = ("md", "tex", "csv")
@@ -46,6 +48,8 @@ class ReportOptions:
         figures: draw the PNG figures.
         max_examples: scenes per validation run with saved reconstructions that get an error-map figure
             (0 or less: none).
+        ambiguity: folders searched recursively for ``ambiguity.json`` of ``metamer/ambiguity.py`` (the
+            Finding 3 ambiguity row); empty: ``<root>/ambiguity`` of each root (where that script writes).
     """
 
     roots: tuple[str, ...]
@@ -53,6 +57,7 @@ class ReportOptions:
     formats: tuple[str, ...] = FORMATS
     figures: bool = True
     max_examples: int = 2
+    ambiguity: tuple[str, ...] = ()
 
     def __post_init__(self):
         bad = [f for f in self.formats if f not in FORMATS]
@@ -61,9 +66,10 @@ class ReportOptions:
 
 
 def write_report(roots: Sequence[str | os.PathLike], out: str | os.PathLike, formats: Sequence[str] = FORMATS,
-                 figures: bool = True, max_examples: int = 2) -> ReportResult:
+                 figures: bool = True, max_examples: int = 2, ambiguity: Sequence[str | os.PathLike] = ()) -> ReportResult:
     """``make_report`` with the fields of ``ReportOptions`` as arguments."""
-    return make_report(ReportOptions(tuple(str(r) for r in roots), str(out), tuple(formats), figures, max_examples))
+    return make_report(ReportOptions(tuple(str(r) for r in roots), str(out), tuple(formats), figures, max_examples,
+                                     tuple(str(a) for a in ambiguity)))
 
 
 def make_report(options: ReportOptions) -> ReportResult:
@@ -74,6 +80,8 @@ def make_report(options: ReportOptions) -> ReportResult:
     warn = ReportWarnings()
     coll = collect_results(roots, warn, skip=out)
     tables, coll.duplicates = build_tables(coll.validation, warn)
+    attach_bounds(tables, warn)
+    attach_ambiguity(tables, collect_ambiguity(options.ambiguity or default_ambiguity_folders(roots), warn))
     files, table_files = _write_tables(tables, out, formats)
     training_files, training_md = _write_training(coll.training, out, formats)
     files += training_files
@@ -90,7 +98,8 @@ def make_report(options: ReportOptions) -> ReportResult:
 
 def _write_tables(tables: Sequence[ResultTable], out: Path, formats: Sequence[str]
                   ) -> tuple[list[Path], dict[str, list[Path]]]:
-    """``<table>.{md,tex,csv}`` per paper table and ``all_tables.csv``; returns all files and the files per table."""
+    """``<table>.{md,tex,csv}`` per paper table (``<table>_bounds.csv``: its paired-bound / ambiguity rows)
+    and ``all_tables.csv`` (both kinds of rows); returns all files and the files per table."""
     by_key: dict[str, list[ResultTable]] = {}
     for t in tables:
         by_key.setdefault(t.spec.key, []).append(t)
@@ -103,10 +112,12 @@ def _write_tables(tables: Sequence[ResultTable], out: Path, formats: Sequence[st
             written.append(atomic_write_text(out / f"{safe_name(key)}.md", render_markdown(group)))
         if "tex" in formats:
             written.append(atomic_write_text(out / f"{safe_name(key)}.tex", render_latex(group)))
-        rows = tidy_rows(group)
-        all_rows += rows
+        rows, bounds = tidy_rows(group), bound_rows(group)
+        all_rows += rows + bounds
         if "csv" in formats:
             written.append(atomic_write_text(out / f"{safe_name(key)}.csv", render_csv(rows)))
+            if bounds:
+                written.append(atomic_write_text(out / f"{safe_name(key)}_bounds.csv", render_csv(bounds)))
         table_files[key] = written
         files += written
     if "csv" in formats and tables:
@@ -141,13 +152,17 @@ def _report_record(roots: Sequence, out: Path, formats: Sequence[str], coll: Col
 
 def write_figures(tables: Sequence[ResultTable], coll: Collection, fig_dir: Path, max_examples: int,
                   warn: ReportWarnings) -> list[Path]:
-    """Every figure of the report under ``fig_dir``: per table the original-vs-metamer bars and (Finding 3)
+    """Every figure of the report under ``fig_dir``: per table the original-vs-metamer bars, the paired-bound
+    scatter (tables with a bound) and (Finding 3)
     the error against PSF, error maps of up to ``max_examples`` saved scenes per validation run, and the
     training curves per (mode, dataset)."""
     figs = []
     for t in tables:
         stem = safe_name(t.spec.key + (f"_{t.dataset}" if t.dataset else ""))
         p = plot_original_vs_metamer(t, fig_dir / f"original_vs_metamer_{stem}.png")
+        if p is not None:
+            figs.append(p)
+        p = plot_bound(t, fig_dir / f"bound_{stem}.png")
         if p is not None:
             figs.append(p)
         if t.spec.psf_plot:
@@ -167,7 +182,7 @@ def write_figures(tables: Sequence[ResultTable], coll: Collection, fig_dir: Path
     for r in coll.training:
         groups.setdefault((r.mode, r.dataset), []).append(r)
     for (mode, dataset), runs in sorted(groups.items()):
-        p = plot_training_curves(runs, f"validation MRAE during training: {mode}, {dataset}",
+        p = plot_training_curves(runs, f"training loss and validation metrics: {mode}, {dataset}",
                                  fig_dir / f"training_{safe_name(mode)}_{safe_name(dataset)}.png")
         if p is not None:
             figs.append(p)

@@ -3,7 +3,17 @@
 The validation writes it (``ValidationRecord.create(...).write(path)``) and the report reads it
 (``ValidationRecord.read(path)``); nothing else parses the file. Its JSON object has, in this order:
 ``name, tag, method, dataset, metamer, summary, images, seconds, checkpoint, args, format, data_dir,
-created, command, host, git_commit, versions`` plus any further keys (kept in ``extra``).
+[pair_bound,] created, command, host, git_commit, versions`` plus any further keys (kept in ``extra``).
+
+Optional fields (records without them still read):
+
+* ``summary["MRAE_truth_below_0.01_fraction"]`` and ``summary["MRAE_truth_above_0.01"]``
+  (``hsi.metrics.MRAE_BREAKDOWN_KEYS``): mean over images of the share of ground-truth voxels < 0.01 and
+  of the MRAE over the other voxels (``hsi.metrics.mrae_breakdown``); the paper's MRAE stays ``MRAE``.
+* ``pair_bound`` (validations on metamers; left out of the JSON when None): ``{"RMSE", "SAM", "MRAE":
+  floats, "strict": bool, "scenes": int, "strictness": str, ...}``, the paired lower bound of the validated
+  scenes (``hsi.report.bound.pair_bound_of``): no RGB-only method can be below it on both the originals
+  and the metamers.
 
 ``created`` is the UTC time the run finished, ISO 8601 with microseconds
 (``2026-01-31T12:00:00.123456+00:00``); records written with second resolution still read.
@@ -31,7 +41,11 @@ class NotAValidationRecord(RecordError):
 
 
 _JSON_KEYS = ("name", "tag", "method", "dataset", "metamer", "summary", "images", "seconds", "checkpoint", "args",
-              "format", "data_dir", "created", "command", "host", "git_commit", "versions")
+              "format", "data_dir", "pair_bound", "created", "command", "host", "git_commit", "versions")
+_OPTIONAL_KEYS = ("pair_bound",)
+"""Keys left out of the JSON when None (records of older writers have none)."""
+PAIR_BOUND_METRICS = ("RMSE", "SAM", "MRAE")
+"""Metrics with a paired bound (PSNR, a logarithm of a mean, has none)."""
 _PROVENANCE_KEYS = ("command", "host", "git_commit", "versions")
 
 
@@ -51,6 +65,18 @@ def _check_summary(summary: Any) -> None:
     for m in METRIC_NAMES:
         if not _number(summary.get(m)):
             raise RecordError(f"metric {m} missing or not a number ({summary.get(m)!r})")
+
+
+def _check_pair_bound(bound: Any) -> None:
+    if bound is None:
+        return
+    if not isinstance(bound, Mapping):
+        raise RecordError(f"pair_bound must be an object, got {bound!r}")
+    for m in PAIR_BOUND_METRICS:
+        if not _number(bound.get(m)):
+            raise RecordError(f"pair_bound {m} missing or not a number ({bound.get(m)!r})")
+    if not isinstance(bound.get("strict"), bool):
+        raise RecordError(f"pair_bound strict must be true or false, got {bound.get('strict')!r}")
 
 
 def parse_created(value: Any) -> _dt.datetime | None:
@@ -80,6 +106,7 @@ class ValidationRecord:
         images: number of validation images; seconds: wall time of the evaluation (s).
         checkpoint: the weights file; args: the validation's options (JSON values);
         format: RGB file format validated (png / jpg); data_dir: the generated variant folder read.
+        pair_bound: on metamer data, the paired bound of the validated scenes (see the module docstring), else None.
         created: UTC time the run finished (microsecond resolution; None if the file has none).
         command, host, git_commit, versions: provenance (``hsi.io.provenance``).
         extra: any other keys of the JSON object (written back unchanged).
@@ -99,6 +126,7 @@ class ValidationRecord:
     args: Mapping[str, Any] = field(default_factory=dict)
     format: str = "png"
     data_dir: str | None = None
+    pair_bound: Mapping[str, Any] | None = None
     created: _dt.datetime | None = None
     command: list[str] = field(default_factory=list)
     host: str | None = None
@@ -111,6 +139,7 @@ class ValidationRecord:
     def __post_init__(self):
         check_tag(self.tag)
         _check_summary(self.summary)
+        _check_pair_bound(self.pair_bound)
         if not isinstance(self.method, str) or not self.method:
             raise RecordError("no 'method'")
         if self.created is not None and self.created.tzinfo is None:
@@ -125,8 +154,8 @@ class ValidationRecord:
     @classmethod
     def create(cls, **fields: Any) -> "ValidationRecord":
         """A new record of a run that just finished: ``fields`` (name, tag, method, dataset, metamer,
-        summary, images, seconds, checkpoint, args, format, data_dir) plus ``created = now()`` and the
-        provenance of this process (command line, host, git commit, library versions)."""
+        summary, images, seconds, checkpoint, args, format, data_dir, on metamers pair_bound) plus
+        ``created = now()`` and the provenance of this process (command line, host, git commit, library versions)."""
         prov = provenance()
         return cls(**fields, created=cls.now(), **{k: prov[k] for k in _PROVENANCE_KEYS})
 
@@ -137,6 +166,11 @@ class ValidationRecord:
         obj["summary"] = dict(self.summary)
         obj["args"], obj["versions"], obj["command"] = dict(self.args), dict(self.versions), list(self.command)
         obj["created"] = None if self.created is None else self.created.isoformat(timespec="microseconds")
+        for k in _OPTIONAL_KEYS:
+            if obj[k] is None:
+                del obj[k]
+            else:
+                obj[k] = dict(obj[k])
         return {**obj, **self.extra}
 
     @classmethod
@@ -163,6 +197,7 @@ class ValidationRecord:
             checkpoint=obj.get("checkpoint") if isinstance(obj.get("checkpoint"), str) else None,
             args=dict(args), format=str(obj.get("format") or args.get("rgb_format") or "png"),
             data_dir=obj.get("data_dir") if isinstance(obj.get("data_dir"), str) else None,
+            pair_bound=dict(obj["pair_bound"]) if obj.get("pair_bound") is not None else None,
             created=parse_created(obj.get("created")),
             command=[str(c) for c in obj.get("command") or []] if isinstance(obj.get("command"), list) else [],
             host=obj.get("host") if isinstance(obj.get("host"), str) else None,
@@ -215,6 +250,11 @@ class ValidationRecord:
         """Sort key putting records in the order they were written: ``finished_at`` (sub-second), then the
         file's mtime in ns (written later), then the path."""
         return (self.finished_at, self.mtime_ns if self.mtime_ns is not None else -1, str(self.path))
+
+    def extra_metric(self, key: str) -> float | None:
+        """An optional summary value (e.g. ``hsi.metrics.MRAE_WITHOUT_NEAR_ZERO``), None when absent."""
+        v = self.summary.get(key)
+        return float(v) if _number(v) else None
 
     def replace(self, **changes: Any) -> "ValidationRecord":
         """A copy with ``changes`` (the record is immutable)."""

@@ -5,15 +5,15 @@ import csv
 import io
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from hsi.metrics import METRIC_NAMES
+from hsi.metrics import METRIC_NAMES, MRAE_BREAKDOWN_KEYS, MRAE_NEAR_ZERO_FRACTION, MRAE_WITHOUT_NEAR_ZERO, NEAR_ZERO
 
 from .collect import TrainingRun
 from .labels import method_label, method_order
-from .record import ValidationRecord
+from .record import PAIR_BOUND_METRICS, ValidationRecord
 from .specs import TABLES, TableSpec, table_spec
 
 LOG = logging.getLogger("hsi.report")
@@ -32,6 +32,9 @@ class ResultTable:
     ``dataset``: the validation dataset of a split table, None for Table IV-like tables.
     ``rows``: methods in zoo order (unknown methods after, sorted); ``columns``: column ids present;
     ``missing_columns``: the registry's columns with no run yet.
+    ``bounds``: column -> the paired bound of its original/metamer pair (``ValidationRecord.pair_bound``
+    form, plus ``source``), set by ``hsi.report.index``; ``ambiguity``: column -> the ambiguity left by
+    that encoding (``{"RMSE", "SAM", "MRAE", "mode", "source"}``, Finding 3), from ``metamer/ambiguity.py``.
     """
 
     spec: TableSpec
@@ -40,10 +43,18 @@ class ResultTable:
     columns: list[str]
     cells: dict[tuple[str, str], ValidationRecord]
     missing_columns: list[str]
+    bounds: dict[str, dict] = field(default_factory=dict)
+    ambiguity: dict[str, dict] = field(default_factory=dict)
 
     def value(self, method: str, column: str, metric: str) -> float | None:
+        """The mean of ``metric`` (a ``METRIC_NAMES`` or an optional summary key) in a cell, None if absent."""
         rec = self.cells.get((method, column))
-        return None if rec is None else rec.summary[metric]
+        return None if rec is None else rec.extra_metric(metric) if metric not in METRIC_NAMES else rec.summary[metric]
+
+    @property
+    def has_breakdown(self) -> bool:
+        """Some record of the table carries the MRAE breakdown (``hsi.metrics.mrae_breakdown``)."""
+        return any(r.extra_metric(MRAE_NEAR_ZERO_FRACTION) is not None for r in self.cells.values())
 
     @property
     def heading(self) -> str:
@@ -96,6 +107,82 @@ def build_tables(records: Sequence[ValidationRecord], warn=None) -> tuple[list[R
     return tables, duplicates
 
 
+def original_metamer_pairs(columns: Sequence[str]) -> list[tuple[str, str, str]]:
+    """``(prefix, original_column, metamer_column)`` for columns ending in ``original`` whose
+    ``metamer`` twin (same prefix) exists; ``original`` / ``metamer`` themselves give prefix ''."""
+    pairs = []
+    for c in columns:
+        if c.endswith("original"):
+            prefix = c[: -len("original")]
+            if prefix + "metamer" in columns:
+                pairs.append((prefix.rstrip("_-/ "), c, prefix + "metamer"))
+    return pairs
+
+
+BREAKDOWN_LABELS = {MRAE_NEAR_ZERO_FRACTION: f"↳ share of truth voxels < {NEAR_ZERO:g}",
+                    MRAE_WITHOUT_NEAR_ZERO: f"↳ MRAE where truth ≥ {NEAR_ZERO:g}"}
+"""Row labels of the MRAE breakdown printed under each method's MRAE."""
+NO_PSNR_BOUND = ("PSNR has no paired bound: it is a logarithm of a mean, so errors on originals and "
+                 "metamers do not add up as for RMSE, SAM and MRAE.")
+
+
+def format_breakdown(value: float | None, key: str) -> str:
+    """A breakdown value: the share of near-zero truth as a percentage, the MRAE over the rest as MRAE."""
+    if value is None:
+        return GAP
+    if key == MRAE_NEAR_ZERO_FRACTION and math.isfinite(value):
+        return f"{100 * value:.1f} %"
+    return format_value(value, "MRAE")
+
+
+def bound_row_label(table: ResultTable) -> tuple[str, dict[str, str]]:
+    """The bound row's label and per-column suffixes (strict / approximate, marked per cell when mixed)."""
+    from .bound import strictness_label
+    kinds = {c: bool(b.get("strict")) for c, b in table.bounds.items()}
+    if len(set(kinds.values())) == 1:
+        return f"Paired bound ({strictness_label(next(iter(kinds.values())))})", {}
+    return "Paired bound", {c: " (strict)" if k else " (approx.)" for c, k in kinds.items()}
+
+
+def extra_rows(table: ResultTable, metric: str) -> list[tuple[str, list[str]]]:
+    """``(label, cells)`` rows printed after the methods for ``metric``: the paired bound and the
+    ambiguity left by the encoding (RMSE, SAM, MRAE only)."""
+    rows = []
+    if metric not in PAIR_BOUND_METRICS:
+        return rows
+    if table.bounds:
+        label, suffix = bound_row_label(table)
+        rows.append((label, [format_value(table.bounds[c][metric], metric) + suffix.get(c, "")
+                             if c in table.bounds else GAP for c in table.columns]))
+    if table.ambiguity:
+        rows.append(("Ambiguity left by the encoding (paired bound, alpha = 0)",
+                     [format_value(table.ambiguity[c][metric], metric) if c in table.ambiguity else GAP
+                      for c in table.columns]))
+    return rows
+
+
+def table_notes(table: ResultTable) -> list[str]:
+    """Footnotes of a table with bound or ambiguity rows."""
+    notes = []
+    if table.bounds:
+        b = next(iter(table.bounds.values()))
+        notes.append("Paired bound: half the distance d between each original and its metamer, over the "
+                     f"validated scenes ({b.get('scenes', '?')}): no RGB-only method can be better than this on both "
+                     "originals and metamers (original + metamer error ≥ d = 2 × bound). Strict when the two RGB "
+                     "images are byte-identical (" + "; ".join(sorted({str(v.get('strictness', '?'))
+                                                                          for v in table.bounds.values()})) + ").")
+    if table.ambiguity:
+        modes = sorted({str(a.get("mode")) for a in table.ambiguity.values()})
+        notes.append(f"Ambiguity left by the encoding: mean paired bound of alpha = 0 {'/'.join(modes)} metamers "
+                     "through each PSF (metamer/ambiguity.py), no network involved.")
+    if table.bounds or table.ambiguity:
+        notes.append(NO_PSNR_BOUND)
+    if table.has_breakdown:
+        notes.append(f"MRAE rows ↳: share of ground-truth voxels below {NEAR_ZERO:g} (where MRAE's denominator is "
+                     "tiny) and the MRAE over the other voxels; the paper's MRAE is the main row.")
+    return notes
+
+
 def format_value(value: float | None, metric: str) -> str:
     """The printed form of a metric value (``METRIC_DIGITS`` decimals), ``GAP`` for a missing one."""
     if value is None:
@@ -144,12 +231,21 @@ def render_markdown(tables: Sequence[ResultTable]) -> str:
                     s = format_value(t.value(m, c, metric), metric)
                     cells.append(f"**{s}**" if m in best[c] else s)
                 lines.append(f"| {method_label(m)} | " + " | ".join(cells) + " |")
+                if metric == "MRAE" and t.has_breakdown:
+                    for key in MRAE_BREAKDOWN_KEYS:
+                        lines.append(f"| {BREAKDOWN_LABELS[key]} | "
+                                     + " | ".join(format_breakdown(t.value(m, c, key), key) for c in t.columns) + " |")
+            for label, cells in extra_rows(t, metric):
+                lines.append(f"| *{_md_escape(label)}* | " + " | ".join(cells) + " |")
             lines.append("")
+        for note in table_notes(t):
+            lines += [f"Note: {note}", ""]
         if t.missing_columns:
             lines += ["Not run yet: " + ", ".join(f"`{c}`" for c in t.missing_columns) + ".", ""]
         n = len(t.cells)
         lines += [f"{n} run{'s' if n != 1 else ''}; sources: "
-                  + ", ".join(f"`{r.run_dir.name}`" for r in sorted(t.cells.values(), key=lambda r: str(r.path))), ""]
+                  + ", ".join(f"`{r.run_dir.name if r.run_dir else r.name}`"
+                             for r in sorted(t.cells.values(), key=lambda r: str(r.path))), ""]
     return "\n".join(lines)
 
 
@@ -184,7 +280,21 @@ def render_latex(tables: Sequence[ResultTable]) -> str:
                     s = "--" if s == GAP else s
                     cells.append(rf"\textbf{{{s}}}" if m in best[c] else s)
                 parts.append(latex_escape(method_label(m)) + " & " + " & ".join(cells) + r" \\")
+                if metric == "MRAE" and t.has_breakdown:
+                    for key in MRAE_BREAKDOWN_KEYS:
+                        label = BREAKDOWN_LABELS[key].replace("↳ ", r"\quad ").replace("≥", r"$\geq$").replace("<", "$<$")
+                        vals = [format_breakdown(t.value(m, c, key), key).replace("%", r"\%").replace(GAP, "--")
+                                for c in t.columns]
+                        parts.append(label + " & " + " & ".join(vals) + r" \\")
+            extra = extra_rows(t, metric)
+            if extra:
+                parts.append(r"\midrule")
+            for label, cells in extra:
+                parts.append(r"\emph{" + latex_escape(label) + "} & " + " & ".join(c.replace(GAP, "--") for c in cells) + r" \\")
             parts += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+        notes = table_notes(t)
+        if notes:
+            parts += ["% Notes: " + " ".join(notes).replace("≥", ">=").replace("×", "x"), ""]
     return "\n".join(parts)
 
 
@@ -201,10 +311,30 @@ def tidy_rows(tables: Sequence[ResultTable]) -> list[dict]:
                 rec = t.cells.get((m, c))
                 if rec is None:
                     continue
-                for metric in METRIC_NAMES:
+                present = [k for k in MRAE_BREAKDOWN_KEYS if rec.extra_metric(k) is not None]
+                for metric in (*METRIC_NAMES, *present):
                     rows.append({"table": t.spec.key, "dataset": rec.dataset, "row": m, "column": c, "metric": metric,
-                                 "value": repr(rec.summary[metric]), "images": "" if rec.images is None else rec.images,
+                                 "value": repr(t.value(m, c, metric)), "images": "" if rec.images is None else rec.images,
                                  "source": str(rec.path)})
+    return rows
+
+
+def bound_rows(tables: Sequence[ResultTable]) -> list[dict]:
+    """Long-format rows (``CSV_FIELDS``) of the bound rows: ``row`` = ``pair_bound_strict`` /
+    ``pair_bound_approximate`` (Table V-like pairs) or ``ambiguity`` (Finding 3); ``images`` = scenes;
+    ``source`` = the record or JSON it comes from (or the data the report computed it from)."""
+    rows = []
+    for t in tables:
+        for c, b in t.bounds.items():
+            for metric in PAIR_BOUND_METRICS:
+                rows.append({"table": t.spec.key, "dataset": t.dataset or "", "column": c, "metric": metric,
+                             "row": "pair_bound_strict" if b.get("strict") else "pair_bound_approximate",
+                             "value": repr(float(b[metric])), "images": b.get("scenes", ""), "source": b.get("source", "")})
+        for c, a in t.ambiguity.items():
+            for metric in PAIR_BOUND_METRICS:
+                rows.append({"table": t.spec.key, "dataset": t.dataset or "", "row": "ambiguity", "column": c,
+                             "metric": metric, "value": repr(float(a[metric])), "images": a.get("scenes", ""),
+                             "source": a.get("source", "")})
     return rows
 
 
