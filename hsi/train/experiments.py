@@ -18,9 +18,10 @@ from hsi.datasets import get_dataset_spec
 from hsi.device import resolve_device
 from hsi.imaging import ImagingSystem
 from hsi.io import atomic_write_text, write_mat_cube
-from hsi.metrics import METRIC_NAMES
+from hsi.metrics import METRIC_NAMES, MRAE_BREAKDOWN_KEYS
 from hsi.models import build_model, get_spec
 from hsi.render import RenderConfig
+from hsi.report.bound import pair_bound_of
 from hsi.report.record import ValidationRecord, check_tag
 from hsi.train.cli import (cache_of, camera_srf, cube_pairs, dataset_rgb_pairs, device_of, generate_command, generated_dir, paired_scenes,
                            pretrained_of, train_config_fields, write_scene_list)
@@ -149,7 +150,7 @@ def _previous_validation(path: Path, ckpt: Path) -> dict | None:
 def _write_validation(out: Path, opts: ValidationOptions, name: str, rows: list[dict], summary: dict) -> None:
     """``<run>/per_image.csv`` and the paper's summary file ``<result_root>/<run>.txt``."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["name", *METRIC_NAMES])
+    w = csv.DictWriter(buf, fieldnames=["name", *METRIC_NAMES, *MRAE_BREAKDOWN_KEYS])
     w.writeheader()
     for r in rows:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
@@ -211,7 +212,8 @@ def run_validation(opts: ValidationOptions) -> list[dict]:
         record = ValidationRecord.create(
             name=name, tag=opts.tag, method=opts.method, dataset=opts.dataset_name, metamer=bool(opts.metamer),
             summary=summary, images=len(rows), seconds=time.time() - t0, checkpoint=str(ckpt),
-            args=flat_record(opts), format=fmt, data_dir=str(gen))
+            args=flat_record(opts), format=fmt, data_dir=str(gen),
+            pair_bound=pair_bound_of(dataset_dir, gen, scenes, fmt, border, spec.eval_crop) if opts.metamer else None)
         record.write(out / "summary.json")
         print(f"method:{opts.method}, mrae:{summary['MRAE']:.4f}, rmse:{summary['RMSE']:.4f}, "
               f"psnr:{summary['PSNR']:.2f}, sam:{summary['SAM']:.4f}")
