@@ -34,15 +34,62 @@ import numpy as np
 
 from hsi.datasets import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, SplitListError, get_dataset_spec, read_split_list,
                           shipped_split_dir, split_list_path)
+from hsi.errors import ToolkitError
 from hsi.io import DEFAULT_WAVELENGTHS_NM, SpectralFileError, atomic_write_json, provenance, read_mat_cube, write_mat_cube
+from hsi.io.integrity import remove_stale_temp_files
+from hsi.io.lock import output_lock
 from hsi.io.mat import is_hdf5
 
 KAUST_WAVELENGTHS_NM = np.arange(400.0, 731.0, 10.0)
 """The 34 bands of the raw KAUST files (400-730 nm at 10 nm); the first 31 are kept."""
 
 
-class RawFileError(ValueError):
+class RawFileError(ToolkitError, ValueError):
     """A raw input file that is corrupt or not what the converter expects; the message names it."""
+
+
+class RawDatasetNotFoundError(ToolkitError, FileNotFoundError):
+    """The raw dataset folder is missing or holds no scenes of the expected format."""
+
+
+# ------------------------------------------------------------------------------------ cube values
+CUBE_VALUE_TOLERANCE = 1e-3
+"""How far outside [0, 1] a converted cube's values may lie (float rounding of the converters)."""
+_RAW_SCALES = (255, 1023, 4095, 16383, 65535)
+
+
+def cube_value_problem(cube: np.ndarray, tolerance: float = CUBE_VALUE_TOLERANCE, range_check: bool = True,
+                       zero_check: bool = True) -> str | None:
+    """What is wrong with a cube's values for the toolkit (radiance in [0, 1]), with the fix; None if fine.
+
+    The one check of cube values (converters, metamer generation, ``check_dataset``). In order: NaN/Inf;
+    an all-zero cube (``zero_check``); values below ``-tolerance`` or above ``1 + tolerance``
+    (``range_check``; a maximum like 4095 names the likely raw scaling).
+
+    Args:
+        cube: ``(bands, H, W)`` array, any float or integer dtype.
+    """
+    cube = np.asarray(cube)
+    finite = np.isfinite(cube)
+    if not finite.all():
+        bad = int(cube.size - np.count_nonzero(finite))
+        return (f"{bad} NaN/Inf value(s) of {cube.size}: the file is damaged or was not written by the toolkit's "
+                "converters; convert the raw data again (dataset_tools/prepare_<NAME>.py, or make_synthetic.py "
+                "for SYNTH)")
+    lo, hi = float(cube.min()), float(cube.max())
+    if zero_check and lo == 0 and hi == 0:
+        return "all values are zero (a blank or failed conversion); convert the raw data again"
+    if not range_check:
+        return None
+    if lo < -tolerance:
+        return (f"negative values down to {lo:.4g}: radiance cannot be negative; clip the cube at 0 or convert "
+                "the raw data with dataset_tools/prepare_<NAME>.py")
+    if hi > 1 + tolerance:
+        scale = next((s for s in _RAW_SCALES if hi <= s), None)
+        hint = f" (raw {scale.bit_length()}-bit counts? divide by {scale})" if scale else ""
+        return (f"values up to {hi:.6g}, above 1: the cube is not scaled to [0, 1]{hint}; convert the raw data "
+                "with dataset_tools/prepare_<NAME>.py (CAVE / 65535, ICVL and KAUST / 4095)")
+    return None
 
 
 # ------------------------------------------------------------------------------------------- CAVE
@@ -200,7 +247,8 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
 
     Raises:
         RawFileError: a corrupt or unexpected input (unless ``skip_bad``), naming the file.
-        FileNotFoundError: ``dataset_root`` missing or without scenes.
+        RawDatasetNotFoundError: ``dataset_root`` missing or without scenes (a ``FileNotFoundError``).
+        hsi.io.lock.OutputLockedError: another process converts into ``dest_root``.
     """
     import sys
 
@@ -214,14 +262,26 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
     spec = get_dataset_spec(key)
     root, dest = Path(dataset_root), Path(dest_root)
     if not root.is_dir():
-        raise FileNotFoundError(f"raw dataset folder {root} not found")
+        raise RawDatasetNotFoundError(f"raw dataset folder {root} not found; pass the folder of the raw {key} "
+                                      "release as --dataset_root")
     scenes = fmt.list_scenes(root)
     if not scenes:
-        raise FileNotFoundError(f"{root}: no {key} scenes found ({fmt.description})")
+        raise RawDatasetNotFoundError(f"{root}: no {key} scenes found ({fmt.description})")
     if warn is None:
         def warn(msg: str) -> None:
             tqdm.write(msg, file=sys.stderr)
     (dest / SPEC_DIR).mkdir(parents=True, exist_ok=True)
+    with output_lock(dest, f"{key} conversion"):
+        for folder in (dest, dest / SPEC_DIR, dest / SPLIT_DIR):     # not below: generated variants have their own
+            for stale in remove_stale_temp_files(folder, recursive=False):
+                warn(f"[{key}] removed {stale}, the temporary file of an interrupted write")
+        return _convert_scenes(key, fmt, spec, root, dest, scenes, skip_bad, overwrite, progress, warn)
+
+
+def _convert_scenes(key, fmt, spec, root, dest, scenes, skip_bad, overwrite, progress, warn) -> ConversionReport:
+    """The body of ``convert_dataset``, run while holding ``dest``."""
+    from tqdm import tqdm
+
     report = ConversionReport(splits=copy_shipped_splits(key, dest))
     t0 = time.perf_counter()
     bar = tqdm(scenes, desc=f"{key}", unit="scene", disable=not progress)
@@ -238,8 +298,9 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
             expected = (31, spec.height, spec.width)
             if cube.shape != expected:
                 raise RawFileError(f"{src}: converted cube has shape {cube.shape}, expected {expected} for {key}")
-            if not np.all(np.isfinite(cube)):
-                raise RawFileError(f"{src}: NaN or Inf values")
+            problem = cube_value_problem(cube, range_check=False, zero_check=False)
+            if problem:
+                raise RawFileError(f"{src}: {problem}")
         except RawFileError as exc:
             if not skip_bad:
                 raise
@@ -465,13 +526,20 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
 
 # --------------------------------------------------------------------------------------------- CLI
 def converter_cli(name: str, argv: list[str] | None = None) -> int:
-    """Command line of ``dataset_tools/prepare_<NAME>.py`` (the paper's flags plus the toolkit's)."""
+    """Command line of ``dataset_tools/prepare_<NAME>.py`` (the paper's flags plus the toolkit's).
+
+    Runs through ``hsi.errors.run_main``: a bad input prints ``error: ...`` and exits with code 2.
+    """
+    from hsi.errors import run_main
+    return run_main(lambda args: _converter_main(name.upper(), args), argv)
+
+
+def _converter_main(key: str, argv: list[str]) -> int:
     import argparse
     import sys
 
-    key = name.upper()
     ap = argparse.ArgumentParser(
-        prog=f"prepare_{key}.py",
+        prog=f"prepare_{key}.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=f"Convert the raw {key} dataset ({RAW_FORMATS[key].description}) to "
                     f"<dest_root>/Train_Spec/<scene>.mat (31 x H x W, v7.3, ARAD_1K convention).")
     ap.add_argument("--dataset_root", required=True, help=f"raw {key} folder")
@@ -484,12 +552,9 @@ def converter_cli(name: str, argv: list[str] | None = None) -> int:
     try:
         rep = convert_dataset(key, args.dataset_root, args.dest_root, skip_bad=args.skip_bad,
                               overwrite=args.overwrite, progress=not args.no_progress)
-    except (RawFileError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if isinstance(exc, RawFileError):
-            print("(re-run with --skip_bad to skip bad inputs; scenes converted so far are kept and will be "
-                  "skipped on the next run)", file=sys.stderr)
-        return 1
+    except RawFileError as exc:
+        raise RawFileError(f"{exc}; re-run with --skip_bad to skip bad inputs (scenes converted so far are kept "
+                           "and skipped on the next run)") from None
     print(f"[{key}] converted {len(rep.converted)}, already done {len(rep.skipped_existing)}, "
           f"skipped by rule {len(rep.skipped_by_rule)} {rep.skipped_by_rule or ''}, bad {len(rep.bad)} "
           f"in {rep.seconds:.1f} s; split lists: {rep.splits}")

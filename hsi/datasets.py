@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hsi.errors import ToolkitError
 from hsi.io.atomic import atomic_write_text
 
 
@@ -69,7 +70,7 @@ REPO_DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 """``datasets/`` of the toolkit's checkout: the paper's split lists ship in ``<NAME>/split_txt/``."""
 
 
-class SplitListError(FileNotFoundError):
+class SplitListError(ToolkitError, FileNotFoundError):
     """A split list that is missing or unusable; the message names the file."""
 
 
