@@ -22,6 +22,7 @@ when missing there. A ``conversion_manifest.json`` records the provenance.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -34,11 +35,12 @@ import numpy as np
 
 from hsi.datasets import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, SplitListError, get_dataset_spec, read_split_list,
                           shipped_split_dir, split_list_path)
-from hsi.errors import ToolkitError
+from hsi.errors import OptionError, ToolkitError
 from hsi.io import DEFAULT_WAVELENGTHS_NM, SpectralFileError, atomic_write_json, provenance, read_mat_cube, write_mat_cube
 from hsi.io.integrity import remove_stale_temp_files
 from hsi.io.lock import output_lock
 from hsi.io.mat import is_hdf5
+from hsi.layout import MANIFEST_NAME, METAMER_RGB_DIR, METAMER_SPEC_DIR, spec_path
 
 KAUST_WAVELENGTHS_NM = np.arange(400.0, 731.0, 10.0)
 """The 34 bands of the raw KAUST files (400-730 nm at 10 nm); the first 31 are kept."""
@@ -362,7 +364,9 @@ class DatasetCheck:
         if self.rgb_files:
             lines.append(f"  Train_RGB: {self.rgb_files} images")
         for name, g in self.generated.items():
-            lines.append(f"  generated {name}: {g['metamer_spec']} metamer cubes, {g['rgb']} RGB images")
+            state = {True: "complete", False: "incomplete", None: "no manifest"}[g.get("complete")]
+            lines.append(f"  generated {name}: {g['metamer_spec']} metamer cubes, {g['rgb']} RGB images, {state}"
+                         + (f", {g['bad_files']} bad file(s)" if g.get("bad_files") else ""))
         if self.pca:
             lines.append(f"  spectral PCA on {self.pca['samples']} spectra: {self.pca['n99']} components for 99% "
                          f"of the variance, {self.pca['n999']} for 99.9% (unit-norm spectra: "
@@ -407,7 +411,8 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
     31 bands at 400-700 nm, no NaN/Inf) with the dataset's size (from ``hsi.datasets`` when ``name`` is
     known, else one common size); values in ``[0, 1]`` (outside by more than ``value_tolerance`` is a
     warning); both split lists exist, are valid, do not overlap and name existing files; ``Train_RGB``
-    images (if any) read with the cube's size; generated ``<noise><npe>_<psf>`` folders are counted.
+    images (if any) read with the cube's size; generated ``<noise><npe>_<psf>`` folders are checked
+    (``check_generated_folder``: whole files, no NaN or all-zero cube, no all-zero image, the manifest).
 
     Args:
         path: dataset folder (``<dataset_path>/<NAME>``).
@@ -426,7 +431,10 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
             name = get_dataset_spec(path.name).name
         except ValueError:
             name = None
-    spec = get_dataset_spec(name) if name else None
+    try:
+        spec = get_dataset_spec(name) if name else None
+    except ValueError as exc:
+        raise OptionError(f"dataset name: {exc}") from None
     rep = DatasetCheck(path=path, name=spec.name if spec else name)
     if not path.is_dir():
         rep.errors.append(f"{path}: folder not found")
@@ -515,13 +523,74 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
             if shp and rgb.shape[1:] != shp[1:]:
                 rep.errors.append(f"{f}: RGB size {rgb.shape[1:]} differs from its cube's {shp[1:]}")
     # generated metamer folders
-    for g in sorted(p for p in path.iterdir() if p.is_dir() and (p / "Train_Metamer_Spec").is_dir()):
-        rep.generated[g.name] = {"metamer_spec": len(list((g / "Train_Metamer_Spec").glob("*_metamer.mat"))),
-                                 "rgb": len(list((g / "Train_Metamer_RGB").glob("*.*")))
-                                 if (g / "Train_Metamer_RGB").is_dir() else 0}
+    for g in sorted(p for p in path.iterdir() if p.is_dir() and (p / METAMER_SPEC_DIR).is_dir()):
+        rep.generated[g.name] = check_generated_folder(g, rep, quick=quick)
     if pca and samples:
         rep.pca = spectral_pca(np.concatenate(samples))
     return rep
+
+
+def check_generated_folder(folder: Path, rep: DatasetCheck, quick: bool = False) -> dict:
+    """Check one generated metamer folder (``generate_metamers.py``), adding to ``rep.errors`` / ``warnings``.
+
+    Files: whole (``hsi.io.integrity.check_files``: PNG IEND, JPEG EOI, HDF5 readable). Unless ``quick``:
+    metamer cubes without NaN/Inf and not all zero (``cube_value_problem``), images not all zero. The
+    manifest: present and valid, complete, every recorded scene's files there, source cubes unchanged
+    since generation (size and mtime of its ``sources`` fingerprints). Returns the folder's counts.
+    """
+    from hsi.io import RGBFileError, read_rgb_raw
+    from hsi.io.integrity import CorruptFileError, check_files
+
+    cubes = sorted((folder / METAMER_SPEC_DIR).glob("*_metamer.mat"))
+    rgb_dir = folder / METAMER_RGB_DIR
+    images = sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) \
+        if rgb_dir.is_dir() else []
+    bad = 0
+    for f in cubes + images:
+        try:
+            check_files([f])
+            if quick:
+                continue
+            if f.suffix == ".mat":
+                problem = cube_value_problem(read_mat_cube(f, check_values=False).cube, range_check=False)
+            else:
+                problem = "all pixels are zero" if not read_rgb_raw(f).any() else None
+            if problem:
+                raise CorruptFileError(f"{f}: {problem}")
+        except (CorruptFileError, SpectralFileError, RGBFileError) as exc:
+            bad += 1
+            rep.errors.append(f"{exc}; regenerate it (generate_metamers.py regenerates damaged scenes)")
+    info = {"metamer_spec": len(cubes), "rgb": len(images), "bad_files": bad, "complete": None}
+    man_path = folder / MANIFEST_NAME
+    if not man_path.is_file():
+        rep.warnings.append(f"{folder}: no {MANIFEST_NAME} (not made by generate_metamers.py, or interrupted "
+                            "before its first scene)")
+        return info
+    try:
+        man = json.loads(man_path.read_text())
+        scenes, sources = dict(man.get("scenes", {})), dict(man.get("sources", {}))
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        rep.errors.append(f"{man_path}: unreadable manifest ({exc}); re-run generate_metamers.py with --overwrite")
+        return info
+    info["complete"] = bool(man.get("complete"))
+    if not info["complete"]:
+        rep.warnings.append(f"{folder}: generation not complete ({len(scenes)} of {man.get('scenes_total')} "
+                            "scenes); re-run the same generate_metamers.py command to resume")
+    lost = [s for s in scenes if not (folder / METAMER_SPEC_DIR / f"{s}_metamer.mat").is_file()]
+    if lost:
+        rep.errors.append(f"{folder}: {len(lost)} scene(s) of {MANIFEST_NAME} have no metamer cube, e.g. {lost[:3]}; "
+                          "re-run generate_metamers.py to regenerate them")
+    changed = []
+    for scene, fp in sources.items():
+        src = spec_path(rep.path, scene)
+        st = src.stat() if src.is_file() else None
+        if st is None or (st.st_size, st.st_mtime_ns) != (fp.get("size"), fp.get("mtime_ns")):
+            changed.append(scene)
+    if changed:
+        rep.warnings.append(f"{folder}: the source cubes of {len(changed)} scene(s) changed (or were touched) since "
+                            f"generation, e.g. {changed[:3]}; re-run generate_metamers.py (it regenerates the scenes "
+                            "whose content changed)")
+    return info
 
 
 # --------------------------------------------------------------------------------------------- CLI
