@@ -80,7 +80,8 @@ def cube_value_problem(cube: np.ndarray, tolerance: float = CUBE_VALUE_TOLERANCE
                 "for SYNTH)")
     lo, hi = float(cube.min()), float(cube.max())
     if zero_check and lo == 0 and hi == 0:
-        return "all values are zero (a blank or failed conversion); convert the raw data again"
+        return ("all values are zero (a blank or failed conversion); convert the raw data again "
+                "(dataset_tools/prepare_<NAME>.py, or make_synthetic.py for SYNTH)")
     if not range_check:
         return None
     if lo < -tolerance:

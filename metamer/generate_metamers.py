@@ -38,7 +38,7 @@ def _npe(text: str) -> float:
 
 def _generate(argv: list[str]) -> int:
     d = GenerateOptions()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap = argparse.ArgumentParser(prog=Path(__file__).name, description=__doc__, formatter_class=_HelpFormatter)
     paper = ap.add_argument_group("the paper's flags")
     paper.add_argument("--srf_path", default=d.srf_path,
                        help=f"camera: one of {', '.join(CAMERA_NAMES)}, or a .npz (paper format: wavelengths, R, "
