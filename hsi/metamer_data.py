@@ -28,6 +28,7 @@ import errno
 import hashlib
 import json
 import math
+import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -504,15 +505,27 @@ def _settings_diff(before: dict, settings: dict) -> dict:
     return {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
 
 
-def _write_failed(exc: OSError, path) -> Exception:
-    """A full disk / read-only folder as a ``MetamerDataError`` naming the file; other errors unchanged."""
+def _disk_nearly_full(path) -> bool:
+    try:
+        return path is not None and shutil.disk_usage(Path(path).parent).free < (1 << 20)
+    except OSError:
+        return False
+
+
+def _write_failed(exc: Exception, path) -> Exception:
+    """A full disk / read-only folder as a ``MetamerDataError`` naming the file; other errors unchanged.
+
+    Writers that do not pass the OS error on (OpenCV, HDF5) are recognised by the free space left."""
+    code = getattr(exc, "errno", None)
     what = {errno.ENOSPC: "the disk is full (no space left on device)", errno.EDQUOT: "the disk quota is exceeded",
-            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}.get(exc.errno)
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}.get(code)
+    if what is None and _disk_nearly_full(path):
+        what = "the disk is full (less than 1 MiB left)"
     if what is None:
         return exc
-    return MetamerDataError(f"{exc.filename or path}: cannot be written: {what}; free space or choose a writable "
-                            "folder (--dataset_path / --out_name). Nothing partial is left under a final name; the "
-                            "scenes finished so far are kept and a re-run resumes")
+    return MetamerDataError(f"{path or getattr(exc, 'filename', None)}: cannot be written: {what}; free space or "
+                            "choose a writable folder (--dataset_path / --out_name). Nothing partial is left under a "
+                            "final name; the scenes finished so far are kept and a re-run resumes")
 
 
 # --------------------------------------------------------------------------------- the dataset
@@ -606,7 +619,7 @@ class AsyncWriter:
         t = time.perf_counter()
         try:
             fn(*args, **kwargs)
-        except OSError as exc:
+        except (OSError, ToolkitError) as exc:         # ToolkitError: e.g. RGBFileError when OpenCV cannot write
             raise _write_failed(exc, args[0] if args else None) from exc
         with self._lock:
             self.seconds += time.perf_counter() - t

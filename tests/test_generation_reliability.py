@@ -131,14 +131,15 @@ def test_a_second_process_on_the_folder_stops_at_once_naming_the_holder(root, tm
 
 
 # ------------------------------------------------------------------------------------ 4. kill -9 resumes
-def test_kill_9_after_the_first_scene_resumes_to_the_files_of_an_uninterrupted_run(root, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_kill_after_the_first_scene_resumes_to_the_files_of_an_uninterrupted_run(root, tmp_path, sig):
     out = root / "SYNTH" / "poisson0_None"
     first_scene = [out / "Train_Metamer_Spec" / f"{SCENES[0]}_metamer.mat",
                    out / "Train_Metamer_RGB" / f"{SCENES[0]}_original.png",
                    out / "Train_Metamer_RGB" / f"{SCENES[0]}_metamer.png"]
     proc = _start_slow(tmp_path, root, 1.5)
     _wait_for(lambda: all(p.is_file() for p in first_scene), proc)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, sig)
     proc.wait()
     man = json.loads((out / "manifest.json").read_text())          # written before the first scene
     assert man["complete"] is False and man["settings"]["alpha"] == 0.0
@@ -252,6 +253,19 @@ def test_a_full_disk_names_the_file_and_leaves_nothing_partial(root, monkeypatch
     assert not man["complete"] and SCENES[1] not in man["scenes"] and SCENES[0] in man["scenes"]
     monkeypatch.setattr(hsi.io, "write_rgb", real)
     assert _gen(root)["complete"]
+
+
+def test_a_writer_failing_without_an_errno_on_an_almost_full_disk_says_the_disk_is_full(root, monkeypatch):
+    import collections
+    import hsi.io
+    from hsi.io import RGBFileError
+
+    def opencv_fails(path, rgb, jpeg_quality=65):
+        raise RGBFileError(f"{path}: OpenCV could not write the image")
+    monkeypatch.setattr(hsi.io, "write_rgb", opencv_fails)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: collections.namedtuple("u", "total used free")(10, 10, 0))
+    with pytest.raises(MetamerDataError, match=r"_original\.png: cannot be written: the disk is full"):
+        _gen(root)
 
 
 # ------------------------------------------------------------------------------------ 7. flags
