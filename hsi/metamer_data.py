@@ -10,11 +10,15 @@ it is the per-scene step of ``generate_metamer_dataset``, which writes the paper
         Train_Metamer_RGB/<scene>_original.{png,jpg}      RGB rendered from the original cube
         Train_Metamer_RGB/<scene>_metamer.{png,jpg}       RGB rendered from the metamer
         manifest.json                                     flags, camera, PSF, versions, per-scene statistics
+                                                          and source fingerprints (``sources``)
 
 for the scenes of the train list, then the valid list (each sorted), as the paper's script does. Unlike
 the paper's script it never deletes anything: scenes whose outputs exist are skipped (``overwrite``
 regenerates them, replacing each file atomically), and a folder made with other settings is refused
 (``ManifestStore``). Reading the next scene and writing run in background threads (``AsyncWriter``).
+The folder is locked for the run (``hsi.io.lock``); a scene counts as done only when its files are whole
+(``hsi.io.integrity``), its record is in the manifest and its source cube (size + mtime, SHA-256) and the
+settings are those it was made from, so a killed run resumes and a changed source is regenerated.
 
 Noise: each image draws from its own generator seeded by ``hsi.render.scene_seed(noise_seed, scene,
 variant)`` (variant ``"original"`` or ``"metamer"``), so images are independent and reproducible (the
@@ -297,8 +301,12 @@ def check_options(opts: GenerateOptions) -> None:
     finite("div_factor_to_1pe", 0, lo_open=True)
     if opts.exposure_target is not None:
         finite("exposure_target", 0, lo_open=True, hi=1)
-    if isinstance(opts.jpeg_quality, bool) or int(opts.jpeg_quality) != opts.jpeg_quality or \
-            not 1 <= int(opts.jpeg_quality) <= 100:
+    try:
+        quality_ok = not isinstance(opts.jpeg_quality, bool) and int(opts.jpeg_quality) == opts.jpeg_quality \
+            and 1 <= int(opts.jpeg_quality) <= 100
+    except (TypeError, ValueError):
+        quality_ok = False
+    if not quality_ok:
         raise MetamerDataError(f"jpeg_quality must be an integer in 1..100, got {opts.jpeg_quality!r}")
     if opts.metamer_mode not in METAMER_MODES:
         raise MetamerDataError(f"metamer_mode must be one of {METAMER_MODES}, got {opts.metamer_mode!r}")
