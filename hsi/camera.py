@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hsi.errors import ToolkitError
 from hsi.io.mat import DEFAULT_WAVELENGTHS_NM
 
 DATA_DIR = Path(__file__).resolve().parent / "resources"
@@ -38,7 +39,7 @@ _COLOUR_CAMERAS = {
 CAMERA_NAMES: tuple[str, ...] = (DEFAULT_CAMERA, *_COLOUR_CAMERAS)
 
 
-class CameraError(ValueError):
+class CameraError(ToolkitError, ValueError):
     """Unknown camera name or unusable response file."""
 
 

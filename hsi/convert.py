@@ -22,6 +22,7 @@ when missing there. A ``conversion_manifest.json`` records the provenance.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -34,16 +35,65 @@ import numpy as np
 
 from hsi.datasets import SplitListError, get_dataset_spec, read_split_list, shipped_split_dir
 from hsi.layout import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, conversion_manifest_path, is_variant_dir, spec_path,
-                        split_list_path, variant_file_counts)
+                        split_list_path)
+from hsi.errors import OptionError, ToolkitError
 from hsi.io import DEFAULT_WAVELENGTHS_NM, SpectralFileError, atomic_write_json, provenance, read_mat_cube, write_mat_cube
+from hsi.io.integrity import remove_stale_temp_files
+from hsi.io.lock import output_lock
 from hsi.io.mat import is_hdf5
+from hsi.layout import MANIFEST_NAME, METAMER_RGB_DIR, METAMER_SPEC_DIR, metamer_cube_path
 
 KAUST_WAVELENGTHS_NM = np.arange(400.0, 731.0, 10.0)
 """The 34 bands of the raw KAUST files (400-730 nm at 10 nm); the first 31 are kept."""
 
 
-class RawFileError(ValueError):
+class RawFileError(ToolkitError, ValueError):
     """A raw input file that is corrupt or not what the converter expects; the message names it."""
+
+
+class RawDatasetNotFoundError(ToolkitError, FileNotFoundError):
+    """The raw dataset folder is missing or holds no scenes of the expected format."""
+
+
+# ------------------------------------------------------------------------------------ cube values
+CUBE_VALUE_TOLERANCE = 1e-3
+"""How far outside [0, 1] a converted cube's values may lie (float rounding of the converters)."""
+_RAW_SCALES = (255, 1023, 4095, 16383, 65535)
+
+
+def cube_value_problem(cube: np.ndarray, tolerance: float = CUBE_VALUE_TOLERANCE, range_check: bool = True,
+                       zero_check: bool = True) -> str | None:
+    """What is wrong with a cube's values for the toolkit (radiance in [0, 1]), with the fix; None if fine.
+
+    The one check of cube values (converters, metamer generation, ``check_dataset``). In order: NaN/Inf;
+    an all-zero cube (``zero_check``); values below ``-tolerance`` or above ``1 + tolerance``
+    (``range_check``; a maximum like 4095 names the likely raw scaling).
+
+    Args:
+        cube: ``(bands, H, W)`` array, any float or integer dtype.
+    """
+    cube = np.asarray(cube)
+    finite = np.isfinite(cube)
+    if not finite.all():
+        bad = int(cube.size - np.count_nonzero(finite))
+        return (f"{bad} NaN/Inf value(s) of {cube.size}: the file is damaged or was not written by the toolkit's "
+                "converters; convert the raw data again (dataset_tools/prepare_<NAME>.py, or make_synthetic.py "
+                "for SYNTH)")
+    lo, hi = float(cube.min()), float(cube.max())
+    if zero_check and lo == 0 and hi == 0:
+        return ("all values are zero (a blank or failed conversion); convert the raw data again "
+                "(dataset_tools/prepare_<NAME>.py, or make_synthetic.py for SYNTH)")
+    if not range_check:
+        return None
+    if lo < -tolerance:
+        return (f"negative values down to {lo:.4g}: radiance cannot be negative; clip the cube at 0 or convert "
+                "the raw data with dataset_tools/prepare_<NAME>.py")
+    if hi > 1 + tolerance:
+        scale = next((s for s in _RAW_SCALES if hi <= s), None)
+        hint = f" (raw {scale.bit_length()}-bit counts? divide by {scale})" if scale else ""
+        return (f"values up to {hi:.6g}, above 1: the cube is not scaled to [0, 1]{hint}; convert the raw data "
+                "with dataset_tools/prepare_<NAME>.py (CAVE / 65535, ICVL and KAUST / 4095)")
+    return None
 
 
 # ------------------------------------------------------------------------------------------- CAVE
@@ -201,7 +251,8 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
 
     Raises:
         RawFileError: a corrupt or unexpected input (unless ``skip_bad``), naming the file.
-        FileNotFoundError: ``dataset_root`` missing or without scenes.
+        RawDatasetNotFoundError: ``dataset_root`` missing or without scenes (a ``FileNotFoundError``).
+        hsi.io.lock.OutputLockedError: another process converts into ``dest_root``.
     """
     import sys
 
@@ -215,14 +266,26 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
     spec = get_dataset_spec(key)
     root, dest = Path(dataset_root), Path(dest_root)
     if not root.is_dir():
-        raise FileNotFoundError(f"raw dataset folder {root} not found")
+        raise RawDatasetNotFoundError(f"raw dataset folder {root} not found; pass the folder of the raw {key} "
+                                      "release as --dataset_root")
     scenes = fmt.list_scenes(root)
     if not scenes:
-        raise FileNotFoundError(f"{root}: no {key} scenes found ({fmt.description})")
+        raise RawDatasetNotFoundError(f"{root}: no {key} scenes found ({fmt.description})")
     if warn is None:
         def warn(msg: str) -> None:
             tqdm.write(msg, file=sys.stderr)
     (dest / SPEC_DIR).mkdir(parents=True, exist_ok=True)
+    with output_lock(dest, f"{key} conversion"):
+        for folder in (dest, dest / SPEC_DIR, dest / SPLIT_DIR):     # not below: generated variants have their own
+            for stale in remove_stale_temp_files(folder, recursive=False):
+                warn(f"[{key}] removed {stale}, the temporary file of an interrupted write")
+        return _convert_scenes(key, fmt, spec, root, dest, scenes, skip_bad, overwrite, progress, warn)
+
+
+def _convert_scenes(key, fmt, spec, root, dest, scenes, skip_bad, overwrite, progress, warn) -> ConversionReport:
+    """The body of ``convert_dataset``, run while holding ``dest``."""
+    from tqdm import tqdm
+
     report = ConversionReport(splits=copy_shipped_splits(key, dest))
     t0 = time.perf_counter()
     bar = tqdm(scenes, desc=f"{key}", unit="scene", disable=not progress)
@@ -239,8 +302,9 @@ def convert_dataset(name: str, dataset_root: str | os.PathLike, dest_root: str |
             expected = (31, spec.height, spec.width)
             if cube.shape != expected:
                 raise RawFileError(f"{src}: converted cube has shape {cube.shape}, expected {expected} for {key}")
-            if not np.all(np.isfinite(cube)):
-                raise RawFileError(f"{src}: NaN or Inf values")
+            problem = cube_value_problem(cube, range_check=False, zero_check=False)
+            if problem:
+                raise RawFileError(f"{src}: {problem}")
         except RawFileError as exc:
             if not skip_bad:
                 raise
@@ -302,7 +366,9 @@ class DatasetCheck:
         if self.rgb_files:
             lines.append(f"  Train_RGB: {self.rgb_files} images")
         for name, g in self.generated.items():
-            lines.append(f"  generated {name}: {g['metamer_spec']} metamer cubes, {g['rgb']} RGB images")
+            state = {True: "complete", False: "incomplete", None: "no manifest"}[g.get("complete")]
+            lines.append(f"  generated {name}: {g['metamer_spec']} metamer cubes, {g['rgb']} RGB images, {state}"
+                         + (f", {g['bad_files']} bad file(s)" if g.get("bad_files") else ""))
         if self.pca:
             lines.append(f"  spectral PCA on {self.pca['samples']} spectra: {self.pca['n99']} components for 99% "
                          f"of the variance, {self.pca['n999']} for 99.9% (unit-norm spectra: "
@@ -440,7 +506,8 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
     31 bands at 400-700 nm, no NaN/Inf) with the dataset's size (from ``hsi.datasets`` when ``name`` is
     known, else one common size); values in ``[0, 1]`` (outside by more than ``value_tolerance`` is a
     warning); both split lists exist, are valid, do not overlap and name existing files; ``Train_RGB``
-    images (if any) read with the cube's size; generated ``<noise><npe>_<psf>`` folders are counted.
+    images (if any) read with the cube's size; generated ``<noise><npe>_<psf>`` folders are checked
+    (``check_generated_folder``: whole files, no NaN or all-zero cube, no all-zero image, the manifest).
 
     Args:
         path: dataset folder (``<dataset_path>/<NAME>``).
@@ -454,7 +521,10 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
             name = get_dataset_spec(path.name).name
         except ValueError:
             name = None
-    spec = get_dataset_spec(name) if name else None
+    try:
+        spec = get_dataset_spec(name) if name else None
+    except ValueError as exc:
+        raise OptionError(f"dataset name: {exc}") from None
     rep = DatasetCheck(path=path, name=spec.name if spec else name)
     if not path.is_dir():
         rep.errors.append(f"{path}: folder not found")
@@ -470,21 +540,91 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
     shape_of, samples = _check_cubes(rep, files, spec, quick, pca, pca_pixels, value_tolerance, progress, seed)
     _check_rgb(rep, path, shape_of)
     for g in sorted(p for p in path.iterdir() if p.is_dir() and is_variant_dir(p)):  # generated metamer folders
-        rep.generated[g.name] = variant_file_counts(g)
+        rep.generated[g.name] = check_generated_folder(g, rep, quick=quick)
     if pca and samples:
         rep.pca = spectral_pca(np.concatenate(samples))
     return rep
 
 
+def check_generated_folder(folder: Path, rep: DatasetCheck, quick: bool = False) -> dict:
+    """Check one generated metamer folder (``generate_metamers.py``), adding to ``rep.errors`` / ``warnings``.
+
+    Files: whole (``hsi.io.integrity.check_files``: PNG IEND, JPEG EOI, HDF5 readable). Unless ``quick``:
+    metamer cubes without NaN/Inf and not all zero (``cube_value_problem``), images not all zero. The
+    manifest: present and valid, complete, every recorded scene's files there, source cubes unchanged
+    since generation (size and mtime of its ``sources`` fingerprints). Returns the folder's counts.
+    """
+    from hsi.io import RGBFileError, read_rgb_raw
+    from hsi.io.integrity import CorruptFileError, check_files
+
+    cubes = sorted((folder / METAMER_SPEC_DIR).glob("*_metamer.mat"))
+    rgb_dir = folder / METAMER_RGB_DIR
+    images = sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) \
+        if rgb_dir.is_dir() else []
+    bad = 0
+    for f in cubes + images:
+        try:
+            check_files([f])
+            if quick:
+                continue
+            if f.suffix == ".mat":
+                problem = cube_value_problem(read_mat_cube(f, check_values=False).cube, range_check=False)
+            else:
+                problem = "all pixels are zero" if not read_rgb_raw(f).any() else None
+            if problem:
+                raise CorruptFileError(f"{f}: {problem}")
+        except (CorruptFileError, SpectralFileError, RGBFileError) as exc:
+            bad += 1
+            rep.errors.append(f"{exc}; regenerate it (generate_metamers.py regenerates damaged scenes)")
+    info = {"metamer_spec": len(cubes), "rgb": len(images), "bad_files": bad, "complete": None}
+    man_path = folder / MANIFEST_NAME
+    if not man_path.is_file():
+        rep.warnings.append(f"{folder}: no {MANIFEST_NAME} (not made by generate_metamers.py, or interrupted "
+                            "before its first scene)")
+        return info
+    try:
+        man = json.loads(man_path.read_text())
+        scenes, sources = dict(man.get("scenes", {})), dict(man.get("sources", {}))
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        rep.errors.append(f"{man_path}: unreadable manifest ({exc}); re-run generate_metamers.py with --overwrite")
+        return info
+    info["complete"] = bool(man.get("complete"))
+    if not info["complete"]:
+        rep.warnings.append(f"{folder}: generation not complete ({len(scenes)} of {man.get('scenes_total')} "
+                            "scenes); re-run the same generate_metamers.py command to resume")
+    lost = [s for s in scenes if not metamer_cube_path(folder, s).is_file()]
+    if lost:
+        rep.errors.append(f"{folder}: {len(lost)} scene(s) of {MANIFEST_NAME} have no metamer cube, e.g. {lost[:3]}; "
+                          "re-run generate_metamers.py to regenerate them")
+    changed = []
+    for scene, fp in sources.items():
+        src = spec_path(rep.path, scene)
+        st = src.stat() if src.is_file() else None
+        if st is None or (st.st_size, st.st_mtime_ns) != (fp.get("size"), fp.get("mtime_ns")):
+            changed.append(scene)
+    if changed:
+        rep.warnings.append(f"{folder}: the source cubes of {len(changed)} scene(s) changed (or were touched) since "
+                            f"generation, e.g. {changed[:3]}; re-run generate_metamers.py (it regenerates the scenes "
+                            "whose content changed)")
+    return info
+
+
 # --------------------------------------------------------------------------------------------- CLI
 def converter_cli(name: str, argv: list[str] | None = None) -> int:
-    """Command line of ``dataset_tools/prepare_<NAME>.py`` (the paper's flags plus the toolkit's)."""
+    """Command line of ``dataset_tools/prepare_<NAME>.py`` (the paper's flags plus the toolkit's).
+
+    Runs through ``hsi.errors.run_main``: a bad input prints ``error: ...`` and exits with code 2.
+    """
+    from hsi.errors import run_main
+    return run_main(lambda args: _converter_main(name.upper(), args), argv)
+
+
+def _converter_main(key: str, argv: list[str]) -> int:
     import argparse
     import sys
 
-    key = name.upper()
     ap = argparse.ArgumentParser(
-        prog=f"prepare_{key}.py",
+        prog=f"prepare_{key}.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=f"Convert the raw {key} dataset ({RAW_FORMATS[key].description}) to "
                     f"<dest_root>/Train_Spec/<scene>.mat (31 x H x W, v7.3, ARAD_1K convention).")
     ap.add_argument("--dataset_root", required=True, help=f"raw {key} folder")
@@ -497,12 +637,9 @@ def converter_cli(name: str, argv: list[str] | None = None) -> int:
     try:
         rep = convert_dataset(key, args.dataset_root, args.dest_root, skip_bad=args.skip_bad,
                               overwrite=args.overwrite, progress=not args.no_progress)
-    except (RawFileError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if isinstance(exc, RawFileError):
-            print("(re-run with --skip_bad to skip bad inputs; scenes converted so far are kept and will be "
-                  "skipped on the next run)", file=sys.stderr)
-        return 1
+    except RawFileError as exc:
+        raise RawFileError(f"{exc}; re-run with --skip_bad to skip bad inputs (scenes converted so far are kept "
+                           "and skipped on the next run)") from None
     print(f"[{key}] converted {len(rep.converted)}, already done {len(rep.skipped_existing)}, "
           f"skipped by rule {len(rep.skipped_by_rule)} {rep.skipped_by_rule or ''}, bad {len(rep.bad)} "
           f"in {rep.seconds:.1f} s; split lists: {rep.splits}")

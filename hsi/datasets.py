@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hsi.errors import ToolkitError
 from hsi.io.atomic import atomic_write_text
 from hsi.layout import RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, spec_path, split_list_path  # noqa: F401 (re-exported)
 
@@ -64,7 +65,7 @@ REPO_DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 """``datasets/`` of the toolkit's checkout: the paper's split lists ship in ``<NAME>/split_txt/``."""
 
 
-class SplitListError(FileNotFoundError):
+class SplitListError(ToolkitError, FileNotFoundError):
     """A split list that is missing or unusable; the message names the file."""
 
 

@@ -130,14 +130,6 @@ def is_variant_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / METAMER_SPEC_DIR).is_dir()
 
 
-def variant_file_counts(gen_dir: str | os.PathLike) -> dict[str, int]:
-    """``{"metamer_spec": n, "rgb": n}``: the metamer cubes and the RGB files of a generated variant."""
-    gen = Path(gen_dir)
-    rgb = gen / METAMER_RGB_DIR
-    return {"metamer_spec": len(list((gen / METAMER_SPEC_DIR).glob("*_metamer.mat"))),
-            "rgb": len(list(rgb.glob("*.*"))) if rgb.is_dir() else 0}
-
-
 def variant_dir(ds_dir: str | os.PathLike, noise_type: str, npe: float, psf_name: str | None) -> Path:
     """``<ds_dir>/<noise_type><npe>_<psf>``: where ``generate_metamers.py`` writes one variant."""
     return Path(ds_dir) / variant_dir_name(noise_type, npe, psf_name)

@@ -10,11 +10,15 @@ it is the per-scene step of ``generate_metamer_dataset``, which writes the paper
         Train_Metamer_RGB/<scene>_original.{png,jpg}      RGB rendered from the original cube
         Train_Metamer_RGB/<scene>_metamer.{png,jpg}       RGB rendered from the metamer
         manifest.json                                     flags, camera, PSF, versions, per-scene statistics
+                                                          and source fingerprints (``sources``)
 
 for the scenes of the train list, then the valid list (each sorted), as the paper's script does. Unlike
 the paper's script it never deletes anything: scenes whose outputs exist are skipped (``overwrite``
 regenerates them, replacing each file atomically), and a folder made with other settings is refused
 (``ManifestStore``). Reading the next scene and writing run in background threads (``AsyncWriter``).
+The folder is locked for the run (``hsi.io.lock``); a scene counts as done only when its files are whole
+(``hsi.io.integrity``), its record is in the manifest and its source cube (size + mtime, SHA-256) and the
+settings are those it was made from, so a killed run resumes and a changed source is regenerated.
 
 Noise: each image draws from its own generator seeded by ``hsi.render.scene_seed(noise_seed, scene,
 variant)`` (variant ``"original"`` or ``"metamer"``), so images are independent and reproducible (the
@@ -24,7 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import errno
+import hashlib
 import json
+import math
+import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +44,7 @@ import numpy as np
 import torch
 
 from hsi.device import resolve_device
+from hsi.errors import ToolkitError
 from hsi.imaging import ImagingSystem, as_system
 from hsi.layout import (MANIFEST_NAME, METAMER_RGB_DIR, METAMER_SPEC_DIR, SPEC_DIR, VARIANTS, format_npe,  # noqa: F401
                         manifest_path, psf_label, scene_outputs, spec_path, variant_dir_name)
@@ -47,7 +56,7 @@ from hsi.render import RenderConfig, RenderResult, make_generators, scene_seed
 RGB_FORMAT_CHOICES = ("png", "jpg", "all")
 
 
-class MetamerDataError(ValueError):
+class MetamerDataError(ToolkitError, ValueError):
     """A problem with the inputs or the output folder of metamer generation; the message says which."""
 
 
@@ -226,7 +235,10 @@ class GenerateOptions:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``...
         out_name: output folder name (default the paper's ``<noise_type><npe>_<psf_name>``).
         limit: process only the first ``limit`` scenes of the ordered list (quick tries).
-        exposure_target: auto-exposure target (default: the dataset's, ``hsi.datasets``).
+        exposure_target: auto-exposure target in (0, 1] (None: the dataset's, ``hsi.datasets``).
+        cube_values: ``refuse`` (default) a source cube with NaN/Inf, negative values, values above 1 or
+            only zeros (``hsi.convert.cube_value_problem``, naming the file and the fix), or ``warn`` and
+            generate from it as the paper's code does.
     """
 
     dataset_path: str = "./datasets"
@@ -249,13 +261,15 @@ class GenerateOptions:
     out_name: str | None = None
     limit: int | None = None
     exposure_target: float | None = None
+    cube_values: str = "refuse"
 
     def render_config(self, dataset_exposure_target: float) -> RenderConfig:
         """The rendering settings (``exposure_target`` None: the dataset's); raises ``MetamerDataError``."""
         try:
             cfg = RenderConfig(psf_boundary=self.psf_boundary, noise_type=self.noise_type, npe=float(self.npe),
                                div_factor_to_1pe=float(self.div_factor_to_1pe),
-                               exposure_target=float(self.exposure_target or dataset_exposure_target),
+                               exposure_target=float(dataset_exposure_target if self.exposure_target is None
+                                                     else self.exposure_target),
                                quantize=self.quantize)
         except ValueError as exc:
             raise MetamerDataError(str(exc)) from None
@@ -264,8 +278,44 @@ class GenerateOptions:
         return cfg
 
 
+CUBE_VALUE_POLICIES = ("refuse", "warn")
+
+
+def check_options(opts: GenerateOptions) -> None:
+    """Refuse option values outside their range (``MetamerDataError`` naming the option), before any work."""
+    def finite(name, lo=None, lo_open=False, hi=None):
+        v = getattr(opts, name)
+        try:
+            ok = math.isfinite(float(v))
+        except (TypeError, ValueError):
+            ok = False
+        if ok and lo is not None:
+            ok = float(v) > lo if lo_open else float(v) >= lo
+        if ok and hi is not None:
+            ok = float(v) <= hi
+        if not ok:
+            rng = "" if lo is None else f" in {'(' if lo_open else '['}{lo:g}, {'inf)' if hi is None else f'{hi:g}]'}"
+            raise MetamerDataError(f"{name} must be a finite number{rng}, got {v!r}")
+    finite("alpha")
+    finite("npe", 0)
+    finite("div_factor_to_1pe", 0, lo_open=True)
+    if opts.exposure_target is not None:
+        finite("exposure_target", 0, lo_open=True, hi=1)
+    try:
+        quality_ok = not isinstance(opts.jpeg_quality, bool) and int(opts.jpeg_quality) == opts.jpeg_quality \
+            and 1 <= int(opts.jpeg_quality) <= 100
+    except (TypeError, ValueError):
+        quality_ok = False
+    if not quality_ok:
+        raise MetamerDataError(f"jpeg_quality must be an integer in 1..100, got {opts.jpeg_quality!r}")
+    if opts.metamer_mode not in METAMER_MODES:
+        raise MetamerDataError(f"metamer_mode must be one of {METAMER_MODES}, got {opts.metamer_mode!r}")
+    if opts.cube_values not in CUBE_VALUE_POLICIES:
+        raise MetamerDataError(f"cube_values must be one of {CUBE_VALUE_POLICIES}, got {opts.cube_values!r}")
+    rgb_formats(opts.rgb_format)
+
+
 def _sha256(arr: np.ndarray) -> str:
-    import hashlib
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()[:16]
 
 
@@ -322,22 +372,22 @@ def plan_generation(opts: GenerateOptions) -> GenerationPlan:
     """Check the inputs and resolve names, files and settings (no output is written).
 
     Raises:
-        ValueError: unknown dataset (lists the known ones).
+        MetamerDataError (a ValueError): unknown dataset (lists the known ones), bad option values
+            (``check_options``), missing ``Train_Spec`` files.
         hsi.datasets.SplitListError: a missing or bad split list.
         hsi.optics.PSFNotFoundError: unknown PSF (lists the available ones); ``PSFError``: bad PSF file.
         hsi.camera.CameraError: unknown camera or bad response file.
-        MetamerDataError: missing ``Train_Spec`` files, bad option values.
     """
     from hsi.datasets import dataset_dir, get_dataset_spec
 
-    spec = get_dataset_spec(opts.dataset_name)
-    if opts.metamer_mode not in METAMER_MODES:
-        raise MetamerDataError(f"metamer_mode must be one of {METAMER_MODES}, got {opts.metamer_mode!r}")
+    try:
+        spec = get_dataset_spec(opts.dataset_name)
+    except ValueError as exc:
+        raise MetamerDataError(str(exc)) from None
+    check_options(opts)
     formats = rgb_formats(opts.rgb_format)
     ddir = dataset_dir(opts.dataset_path, spec.name)
     scenes = _ordered_scenes(ddir, opts.limit)
-    if int(opts.jpeg_quality) < 1 or int(opts.jpeg_quality) > 100:
-        raise MetamerDataError(f"jpeg_quality must be in 1..100, got {opts.jpeg_quality}")
     cfg = opts.render_config(spec.exposure_target)
     system = ImagingSystem.from_names(opts.srf_path, opts.psf_name, opts.psf_path, cfg, resolve_device(opts.device))
     camera, psf = system.camera, system.psf_source
@@ -352,65 +402,218 @@ def plan_generation(opts: GenerateOptions) -> GenerationPlan:
                           formats=formats, system=system, spec_hw=(spec.height, spec.width), settings=settings)
 
 
-def _load_cube(ddir: Path, scene: str, spec_hw: tuple[int, int]) -> np.ndarray:
+def _load_cube(ddir: Path, scene: str, spec_hw: tuple[int, int], cube_values: str = "refuse",
+               log: Callable[[str], None] | None = None) -> np.ndarray:
+    """``Train_Spec/<scene>.mat``, its shape and values checked (``hsi.convert.cube_value_problem``)."""
+    from hsi.convert import cube_value_problem
     from hsi.io import read_mat_cube
     path = spec_path(ddir, scene)
-    cube = read_mat_cube(path).cube
+    cube = read_mat_cube(path, check_values=False).cube
     if spec_hw[0] and cube.shape[1:] != spec_hw:
         raise MetamerDataError(f"{path}: cube of shape {cube.shape} (bands, H, W), expected (31, {spec_hw[0]}, "
                                f"{spec_hw[1]}) for this dataset")
+    problem = cube_value_problem(cube)
+    if problem and cube_values == "refuse":
+        raise MetamerDataError(f"{path}: {problem} (or pass --cube_values warn to generate from it as the paper's "
+                               "code does)")
+    if problem and log is not None:
+        log(f"warning: {path}: {problem}; generating from it anyway (--cube_values warn)")
     return cube
+
+
+# --------------------------------------------------------------------------------- fingerprints
+SOURCES_KEY = "sources"
+"""The manifest section with, per scene, the fingerprint of its source cube and of the settings."""
+
+
+def source_fingerprint(path: str | Path, known: dict | None = None) -> dict:
+    """``{size, mtime_ns, sha256}`` of a file; the SHA-256 of its bytes is taken from ``known`` when its
+    size and ``mtime_ns`` are unchanged (so an unchanged source is not read again)."""
+    st = Path(path).stat()
+    if known and known.get("size") == st.st_size and known.get("mtime_ns") == st.st_mtime_ns and known.get("sha256"):
+        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": known["sha256"]}
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()}
+
+
+def settings_digest(settings: dict) -> str:
+    """A short digest of a generation's settings (the manifest's ``settings``), recorded per scene."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _SceneCheck:
+    """Why a scene is (re)generated (``reason``; None: its outputs are whole and up to date), whether its
+    metamer cube on disk can be reused, and an updated source record (same content, new mtime)."""
+
+    reason: str | None
+    reuse_metamer: bool = False
+    source: dict | None = None
+
+
+def _whole(path: Path | None) -> str | None:
+    """None when ``path`` is a whole file (``hsi.io.integrity.check_files``), else what is wrong."""
+    from hsi.io.integrity import CorruptFileError, check_files
+    if path is None:
+        return "missing"
+    try:
+        check_files([path])
+    except CorruptFileError as exc:
+        return str(exc)
+    return None
+
+
+def _check_scene(plan: GenerationPlan, scene: str, files: dict[str, Path], scenes: dict, sources: dict,
+                 legacy: bool) -> _SceneCheck:
+    """Compare one scene's outputs, its record and its source cube (reads only; hashes a source only
+    when its size or mtime changed). ``legacy``: the manifest predates source fingerprints; its scenes
+    are adopted when their source is older than their outputs."""
+    if plan.options.overwrite:
+        return _SceneCheck("--overwrite")
+    present = {k: p for k, p in files.items() if p.is_file()}
+    if not present:
+        return _SceneCheck("not generated yet")
+    src, rec, updated = spec_path(plan.dataset_dir, scene), sources.get(scene), None
+    digest = settings_digest(plan.settings)
+    if scene not in scenes or (rec is None and not legacy):
+        return _SceneCheck("no record of a finished generation (an interrupted run)")
+    if rec is None:
+        if src.stat().st_mtime_ns > min(p.stat().st_mtime_ns for p in present.values()):
+            return _SceneCheck("its source cube is newer than its outputs (folder made before fingerprints)")
+        updated = {**source_fingerprint(src), "settings": digest}
+    elif rec.get("settings") != digest:
+        return _SceneCheck("made with other settings (an interrupted --overwrite)")
+    else:
+        fp = source_fingerprint(src, rec)
+        if fp["sha256"] != rec.get("sha256"):
+            return _SceneCheck("its source cube changed since it was generated (content hash differs)")
+        if (fp["size"], fp["mtime_ns"]) != (rec.get("size"), rec.get("mtime_ns")):
+            updated = {**fp, "settings": digest}
+    problems = {k: _whole(present.get(k)) for k in files}
+    if not any(problems.values()):
+        return _SceneCheck(None, source=updated)
+    damaged = [msg for msg in problems.values() if msg and msg != "missing"]
+    return _SceneCheck(f"damaged output: {damaged[0]}" if damaged else "outputs missing",
+                       reuse_metamer=problems["metamer_mat"] is None, source=updated)
+
+
+def read_manifest(path: str | Path) -> dict | None:
+    """A generation manifest as a dict, or None when it is missing or not valid JSON."""
+    try:
+        man = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return man if isinstance(man, dict) else None
+
+
+def _settings_diff(before: dict, settings: dict) -> dict:
+    return {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+
+
+def _disk_nearly_full(path) -> bool:
+    try:
+        return path is not None and shutil.disk_usage(Path(path).parent).free < (1 << 20)
+    except OSError:
+        return False
+
+
+def _write_failed(exc: Exception, path) -> Exception:
+    """A full disk / read-only folder as a ``MetamerDataError`` naming the file; other errors unchanged.
+
+    Writers that do not pass the OS error on (OpenCV, HDF5) are recognised by the free space left."""
+    code = getattr(exc, "errno", None)
+    what = {errno.ENOSPC: "the disk is full (no space left on device)", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}.get(code)
+    if what is None and _disk_nearly_full(path):
+        what = "the disk is full (less than 1 MiB left)"
+    if what is None:
+        return exc
+    return MetamerDataError(f"{path or getattr(exc, 'filename', None)}: cannot be written: {what}; free space or "
+                            "choose a writable folder (--dataset_path / --out_name). Nothing partial is left under a "
+                            "final name; the scenes finished so far are kept and a re-run resumes")
 
 
 # --------------------------------------------------------------------------------- the dataset
 class ManifestStore:
     """The ``manifest.json`` of one generated folder: checked against the settings when opened, the
-    per-scene statistics kept (``scenes``), written atomically with a run record (``write``).
+    per-scene statistics (``scenes``) and source fingerprints (``sources``) kept, written atomically
+    with a run record (``write``).
 
     Opening refuses (``MetamerDataError``) a folder made with other settings, or holding data without a
-    manifest, unless ``overwrite``; the statistics of a folder with the same settings are kept.
+    manifest, unless ``overwrite``; the records of a folder with the same settings are kept. A scene's
+    record enters only when all of its files are written (``stage`` then ``commit``).
     """
 
     def __init__(self, out_dir: str | Path, settings: dict, overwrite: bool = False):
         self.out_dir = Path(out_dir)
         self.path = manifest_path(self.out_dir)
+        self.previous: dict = {}
         self.scenes: dict[str, dict] = self._previous(settings, overwrite)
+        self.sources: dict[str, dict] = dict(self.previous.get(SOURCES_KEY, {}))
+        self.legacy = bool(self.previous) and SOURCES_KEY not in self.previous
+        self._staged: list[tuple[str, dict, dict | None, list[Future]]] = []
 
     def _previous(self, settings: dict, overwrite: bool) -> dict:
         out = self.out_dir
         if self.path.is_file():
-            try:
-                old = json.loads(self.path.read_text())
-            except json.JSONDecodeError:
-                old = {}
-            before = old.get("settings", {})
-            diff = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+            old = read_manifest(self.path) or {}
+            diff = _settings_diff(old.get("settings", {}), settings)
             if diff and not overwrite:
                 raise MetamerDataError(
                     f"{out} holds data made with other settings ("
                     + "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
                     + "); pass --overwrite to regenerate it, or --out_name to write another folder")
-            return {} if diff else dict(old.get("scenes", {}))
+            self.previous = {} if diff else old
+            return dict(self.previous.get("scenes", {}))
         if out.is_dir() and any(out.iterdir()) and not overwrite:
             if any((out / d).is_dir() and any((out / d).iterdir()) for d in (METAMER_SPEC_DIR, METAMER_RGB_DIR)):
                 raise MetamerDataError(f"{out} holds data without a {MANIFEST_NAME} (made by another tool?); "
                                        f"pass --overwrite to regenerate it, or --out_name to write another folder")
         return {}
 
+    @property
+    def previous_record(self) -> dict:
+        """The run record of the manifest on disk (its timing and counters), without the scene records."""
+        return {k: v for k, v in self.previous.items() if k not in ("scenes", SOURCES_KEY)}
+
+    def stage(self, scene: str, stats: dict, source: dict | None, writes: Sequence[Future]) -> None:
+        """Hold a scene's record until its file writes (``AsyncWriter`` futures) have finished."""
+        self._staged.append((scene, stats, source, list(writes)))
+
+    def commit(self) -> None:
+        """Record the staged scenes whose writes all succeeded; drop those with a failed write."""
+        keep = []
+        for scene, stats, source, writes in self._staged:
+            if not all(f.done() for f in writes):
+                keep.append((scene, stats, source, writes))
+            elif not any(f.exception() for f in writes):
+                self.scenes[scene] = stats
+                if source is not None:
+                    self.sources[scene] = source
+        self._staged = keep
+
     def write(self, record: dict, order: Sequence[str]) -> dict:
-        """Write ``record`` plus the statistics of the scenes in ``order`` (those known); returns it."""
+        """Write ``record`` plus the records of the scenes in ``order`` (those known); returns it."""
         from hsi.io import atomic_write_json
-        manifest = {**record, "scenes": {s: self.scenes[s] for s in order if s in self.scenes}}
-        atomic_write_json(self.path, manifest)
+        manifest = {**record, "scenes": {s: self.scenes[s] for s in order if s in self.scenes},
+                    SOURCES_KEY: {s: self.sources[s] for s in order if s in self.sources and s in self.scenes}}
+        try:
+            atomic_write_json(self.path, manifest)
+        except OSError as exc:
+            raise _write_failed(exc, self.path) from exc
         return manifest
 
 
 class AsyncWriter:
     """File writes in background threads with a bounded queue of pending writes.
 
-    ``submit(fn, *args)`` queues ``fn(*args)``; ``drain()`` waits until at most ``max_pending`` writes
-    are pending (``drain(0)``: all; a failed write raises here); ``close()`` lets the started writes
-    finish (each is atomic) and stops the threads. ``seconds``: time spent writing, summed over threads.
+    ``submit(fn, *args)`` queues ``fn(*args)`` and returns its future; ``drain()`` waits until at most
+    ``max_pending`` writes are pending (``drain(0)``: all; a failed write raises here, a full disk as a
+    ``MetamerDataError`` naming the file); ``close()`` lets the started writes finish (each is atomic) and
+    stops the threads. ``seconds``: time spent writing, summed over threads.
     """
 
     def __init__(self, workers: int = 2, max_pending: int = 12):
@@ -422,12 +625,17 @@ class AsyncWriter:
 
     def _timed(self, fn: Callable, args, kwargs) -> None:
         t = time.perf_counter()
-        fn(*args, **kwargs)
+        try:
+            fn(*args, **kwargs)
+        except (OSError, ToolkitError) as exc:         # ToolkitError: e.g. RGBFileError when OpenCV cannot write
+            raise _write_failed(exc, args[0] if args else None) from exc
         with self._lock:
             self.seconds += time.perf_counter() - t
 
-    def submit(self, fn: Callable, *args, **kwargs) -> None:
-        self._pending.append(self._pool.submit(self._timed, fn, args, kwargs))
+    def submit(self, fn: Callable, *args, **kwargs) -> Future:
+        fut = self._pool.submit(self._timed, fn, args, kwargs)
+        self._pending.append(fut)
+        return fut
 
     def drain(self, max_pending: int | None = None) -> None:
         limit = self.max_pending if max_pending is None else max_pending
@@ -482,6 +690,13 @@ class _Progress:
                 "stage_seconds": {k: round(v, 3) for k, v in stages.items()}}
 
 
+def _run_record(store: ManifestStore, run: _Progress, base: dict, complete: bool, write_seconds: float) -> dict:
+    """This run's record, or, while it has generated nothing, the record on disk (its timing is kept)."""
+    if run.generated == 0 and store.previous_record:
+        return {**store.previous_record, "complete": complete, "scenes_total": run.total}
+    return run.record(base, complete, write_seconds)
+
+
 def _provenance(plan: GenerationPlan) -> dict:
     from hsi.io import provenance
     opts, camera, psf = plan.options, plan.camera, plan.psf
@@ -493,26 +708,28 @@ def _provenance(plan: GenerationPlan) -> dict:
                       formats=list(plan.formats), layout={"spec": METAMER_SPEC_DIR, "rgb": METAMER_RGB_DIR})
 
 
-def _load_scene(plan: GenerationPlan, item) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """The original cube and, when it is reused, the metamer cube on disk; plus the seconds it took."""
+def _load_scene(plan: GenerationPlan, item, log=None) -> tuple[np.ndarray, np.ndarray | None, float, dict]:
+    """The original cube, the metamer cube on disk when it is reused, the seconds it took and the source's
+    fingerprint (with the settings digest: the scene's ``sources`` record)."""
     from hsi.io import read_mat_cube
-    scene, _, files = item
+    scene, _, files, reuse = item
     t = time.perf_counter()
-    cube = _load_cube(plan.dataset_dir, scene, plan.spec_hw)
+    source = {**source_fingerprint(spec_path(plan.dataset_dir, scene)), "settings": settings_digest(plan.settings)}
+    cube = _load_cube(plan.dataset_dir, scene, plan.spec_hw, plan.options.cube_values, log)
     met = None
-    if not plan.options.overwrite and files["metamer_mat"].is_file():
+    if reuse and not plan.options.overwrite and files["metamer_mat"].is_file():
         met = read_mat_cube(files["metamer_mat"]).cube
         if met.shape != cube.shape:
             raise MetamerDataError(f"{files['metamer_mat']}: shape {met.shape} differs from its original's "
                                    f"{cube.shape}; regenerate with --overwrite")
-    return cube, met, time.perf_counter() - t
+    return cube, met, time.perf_counter() - t, source
 
 
 def _generate_scene(plan: GenerationPlan, item, loaded, store: ManifestStore, writer: AsyncWriter,
                     progress: _Progress) -> None:
-    """One scene: ``render_metamer_pair``, its statistics into ``store``, its files to ``writer``."""
+    """One scene: ``render_metamer_pair``, its files to ``writer``, its record staged in ``store``."""
     from hsi.io import write_mat_cube, write_rgb
-    (scene, split, files), (cube_np, met_np, t_load) = item, loaded
+    (scene, split, files, _), (cube_np, met_np, t_load, source) = item, loaded
     opts, device = plan.options, plan.device
     progress.load += t_load
     t0 = time.perf_counter()
@@ -524,14 +741,15 @@ def _generate_scene(plan: GenerationPlan, item, loaded, store: ManifestStore, wr
     st.update(split=split, metamer_mode=opts.metamer_mode)
     progress.metamer += pair.timings["metamer"]
     progress.render += time.perf_counter() - t0 - pair.timings["metamer"]
+    writes = []
     if given is None or opts.overwrite or not files["metamer_mat"].is_file():
-        writer.submit(write_mat_cube, files["metamer_mat"], pair.metamer_cube[0].float().cpu().numpy())
+        writes.append(writer.submit(write_mat_cube, files["metamer_mat"], pair.metamer_cube[0].float().cpu().numpy()))
     for ext in plan.formats:
         for v, dn in zip(VARIANTS, (pair.images[0][0], pair.images[1][0])):
-            writer.submit(write_rgb, files[f"{v}_{ext}"], dn, jpeg_quality=opts.jpeg_quality)
+            writes.append(writer.submit(write_rgb, files[f"{v}_{ext}"], dn, jpeg_quality=opts.jpeg_quality))
     writer.drain()
     st["seconds"] = round(time.perf_counter() - t0 + t_load, 4)
-    store.scenes[scene] = st
+    store.stage(scene, st, source, writes)
     progress.generated += 1
 
 
@@ -542,55 +760,144 @@ def _default_log(msg: str) -> None:
     tqdm.write(msg, file=sys.stderr)
 
 
-def generate_metamer_dataset(opts: GenerateOptions, progress: bool = True,
-                             log: Callable[[str], None] | None = None) -> dict:
-    """Generate the metamer data of a dataset (see the module docstring for the layout).
+MANIFEST_INTERVAL_S = 2.0
+"""Seconds between manifest updates while scenes finish (each update is one atomic write)."""
 
-    Per scene: load ``Train_Spec/<scene>.mat``; make the metamer (``opts.metamer_mode``, ``opts.alpha``)
-    and render original and metamer (``render_metamer_pair``); write the metamer cube and the RGB files
-    (``hsi.io``, atomic). Scenes whose files all exist are skipped unless ``opts.overwrite``; when only
-    RGB files are missing the metamer cube on disk is used. Reading the next scene and writing run in
-    background threads, overlapping the computation. The manifest is updated as it goes.
 
-    Returns:
-        The manifest (also written to ``<out_dir>/manifest.json``).
-    """
+def _scenes_to_generate(plan: GenerationPlan, store: ManifestStore, log: Callable[[str], None]) -> list[tuple]:
+    """``(scene, split, files, reuse_metamer)`` of the scenes to (re)generate; logs which and why."""
+    todo, why, adopted = [], {}, 0
+    for scene, split in plan.scenes:
+        files = scene_outputs(plan.out_dir, scene, plan.formats)
+        chk = _check_scene(plan, scene, files, store.scenes, store.sources, store.legacy)
+        if chk.source is not None:
+            adopted += scene not in store.sources
+            store.sources[scene] = chk.source
+        if chk.reason:
+            todo.append((scene, split, files, chk.reuse_metamer))
+            why.setdefault(chk.reason, []).append(scene)
+    for reason, scenes in why.items():
+        if reason not in ("not generated yet", "--overwrite"):
+            log(f"[{plan.dataset}] regenerating {len(scenes)} scene(s) ({', '.join(scenes[:5])}"
+                f"{', ...' if len(scenes) > 5 else ''}): {reason}")
+    if adopted:
+        log(f"[{plan.dataset}] recorded the source fingerprints of {adopted} scene(s) of a folder made before they "
+            "were kept (their sources are older than their outputs)")
+    return todo
+
+
+def _completed(plan: GenerationPlan) -> tuple[dict, dict] | None:
+    """``(manifest, refreshed source records)`` when the folder needs no work: complete, same settings,
+    every scene's files whole and its source unchanged. Reads only (nothing is locked or written)."""
+    man = read_manifest(manifest_path(plan.out_dir))
+    if not man or not man.get("complete") or _settings_diff(man.get("settings", {}), plan.settings):
+        return None
+    scenes, sources, refreshed = man.get("scenes", {}), man.get(SOURCES_KEY, {}), {}
+    for scene, _ in plan.scenes:
+        chk = _check_scene(plan, scene, scene_outputs(plan.out_dir, scene, plan.formats), scenes, sources,
+                           SOURCES_KEY not in man)
+        if chk.reason:
+            return None
+        if chk.source is not None:
+            refreshed[scene] = chk.source
+    return man, refreshed
+
+
+def _save_refreshed(plan: GenerationPlan, refreshed: dict, log: Callable[[str], None]) -> None:
+    """Record new source fingerprints (same content, new mtime) when the folder can be written; else skip."""
+    from hsi.io.lock import FolderNotWritableError, OutputLockedError, output_lock
+    try:
+        with output_lock(plan.out_dir, "metamer generation"):
+            store = ManifestStore(plan.out_dir, plan.settings)
+            store.sources.update(refreshed)
+            store.write(store.previous_record, [s for s, _ in plan.scenes])
+    except (FolderNotWritableError, OutputLockedError, MetamerDataError) as exc:
+        log(f"[{plan.dataset}] source fingerprints not updated ({exc}); they are checked again next time")
+
+
+def _run_scenes(plan: GenerationPlan, store: ManifestStore, todo: list, progress: bool, log) -> dict:
+    """Generate ``todo`` (with the folder held), updating the manifest as scenes finish; returns it."""
     from tqdm import tqdm
 
-    log = log or _default_log
-    plan = plan_generation(opts)
     out, order = plan.out_dir, [s for s, _ in plan.scenes]
-    store = ManifestStore(out, plan.settings, opts.overwrite)
+    run, base = _Progress(total=len(plan.scenes), skipped=len(plan.scenes) - len(todo)), _provenance(plan)
     for d in (METAMER_SPEC_DIR, METAMER_RGB_DIR):
         (out / d).mkdir(parents=True, exist_ok=True)
-    todo = [(scene, split, files) for scene, split in plan.scenes
-            for files in [scene_outputs(out, scene, plan.formats)]
-            if opts.overwrite or not all(p.is_file() for p in files.values())]
-    run, base = _Progress(total=len(plan.scenes), skipped=len(plan.scenes) - len(todo)), _provenance(plan)
     writer, complete = AsyncWriter(workers=2, max_pending=12), False
+    store.write(_run_record(store, run, base, False, 0.0), order)          # before the first scene
     try:
         bar = tqdm(total=run.total, initial=run.skipped, desc=f"{plan.dataset} {out.name}", unit="scene",
                    disable=not progress)
-        last_manifest = time.perf_counter()
-        with _prefetched(todo, functools.partial(_load_scene, plan)) as scenes:
+        last = time.perf_counter()
+        with _prefetched(todo, functools.partial(_load_scene, plan, log=log)) as scenes:
             for item, loaded in scenes:
                 _generate_scene(plan, item, loaded, store, writer, run)
                 bar.update(1)
-                if time.perf_counter() - last_manifest > 30:
+                if time.perf_counter() - last > MANIFEST_INTERVAL_S:
                     writer.drain(0)
-                    store.write(run.record(base, False, writer.seconds), order)
-                    last_manifest = time.perf_counter()
+                    store.commit()
+                    store.write(_run_record(store, run, base, False, writer.seconds), order)
+                    last = time.perf_counter()
         writer.drain(0)
         bar.close()
         complete = True
     finally:
         writer.close()
-        manifest = store.write(run.record(base, complete, writer.seconds), order)
-    if run.generated:
-        log(f"[{plan.dataset}] {run.generated} scene(s) generated, {run.skipped} skipped, "
-            f"{manifest['scenes_per_s']} scenes/s on {plan.device} -> {out}")
-    else:
-        log(f"[{plan.dataset}] nothing to do: {run.skipped} scene(s) complete in {out} (use --overwrite to regenerate)")
+        store.commit()
+        record = _run_record(store, run, base, complete, writer.seconds)
+        if complete:
+            manifest = store.write(record, order)
+        else:   # keep the scenes that finished; the error on its way out is the one to report
+            with contextlib.suppress(OSError, MetamerDataError):
+                store.write(record, order)
+    if not run.generated:      # the record on disk is the last real run's; this call's counters returned
+        return {**manifest, "generated": 0, "skipped": run.skipped}
+    log(f"[{plan.dataset}] {run.generated} scene(s) generated, {run.skipped} skipped, "
+        f"{manifest['scenes_per_s']} scenes/s on {plan.device} -> {out}")
+    return manifest
+
+
+def generate_metamer_dataset(opts: GenerateOptions, progress: bool = True,
+                             log: Callable[[str], None] | None = None) -> dict:
+    """Generate the metamer data of a dataset (see the module docstring for the layout).
+
+    Per scene: load ``Train_Spec/<scene>.mat`` (values checked, ``opts.cube_values``); make the metamer
+    (``opts.metamer_mode``, ``opts.alpha``) and render original and metamer (``render_metamer_pair``);
+    write the metamer cube and the RGB files (``hsi.io``, atomic). The variant folder is held
+    (``hsi.io.lock.output_lock``) for the whole run; temporary files of killed writes are removed first.
+    A scene is skipped when its files are whole (``hsi.io.integrity``), its record is in the manifest and
+    its source cube and the settings are those it was made from (size + mtime, then SHA-256); otherwise it
+    is regenerated (logged with the reason); when only RGB files are missing the metamer cube on disk is
+    used. ``opts.overwrite`` regenerates everything. The manifest is written before the first scene and
+    every ``MANIFEST_INTERVAL_S`` as scenes finish, so a killed run resumes. A folder with nothing to do
+    is only read: nothing is locked or written and its manifest keeps the real run's timing.
+
+    Returns:
+        The manifest (as written to ``<out_dir>/manifest.json``; with nothing to do, the one on disk
+        with this call's ``generated`` 0 and ``skipped``).
+    """
+    from hsi.io.integrity import remove_stale_temp_files
+    from hsi.io.lock import output_lock
+
+    log = log or _default_log
+    plan = plan_generation(opts)
+    out = plan.out_dir
+    done = None if opts.overwrite else _completed(plan)
+    if done is not None:
+        manifest, refreshed = done
+        if refreshed:
+            _save_refreshed(plan, refreshed, log)
+        log(f"[{plan.dataset}] nothing to do: {len(plan.scenes)} scene(s) complete in {out} "
+            "(use --overwrite to regenerate)")
+        return {**manifest, "generated": 0, "skipped": len(plan.scenes)}
+    with output_lock(out, "metamer generation"):
+        for stale in remove_stale_temp_files(out):
+            log(f"[{plan.dataset}] removed {stale}, the temporary file of an interrupted write")
+        store = ManifestStore(out, plan.settings, opts.overwrite)
+        todo = _scenes_to_generate(plan, store, log)
+        manifest = _run_scenes(plan, store, todo, progress, log)
+    if not todo:
+        log(f"[{plan.dataset}] nothing to do: {len(plan.scenes)} scene(s) complete in {out}")
     return manifest
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hsi.errors import ToolkitError
 from hsi.io.mat import DEFAULT_WAVELENGTHS_NM
 
 SYNTH_VERSION = 2
@@ -415,7 +416,7 @@ def synth_splits(num_scenes: int, valid_fraction: float = 0.1) -> dict[str, list
     return {"train": names[:-n_valid], "valid": names[-n_valid:]}
 
 
-class SynthSettingsError(ValueError):
+class SynthSettingsError(ToolkitError, ValueError):
     """The folder holds a SYNTH dataset built with other settings (use overwrite or another folder)."""
 
 

@@ -5,43 +5,60 @@
 
 writes <dataset_path>/<NAME>/<noise_type><npe>_<psf_name>/Train_Metamer_Spec/<scene>_metamer.mat and
 Train_Metamer_RGB/<scene>_{original,metamer}.{png,jpg} for the train and valid scenes, and manifest.json
-(flags, camera, PSF, versions, per-scene statistics, scenes/s). Nothing is deleted: complete scenes are
-skipped, --overwrite regenerates. The paper's flags keep their meaning and defaults; --metamer_mode,
---psf_boundary, --quantize, --jpeg_quality, --device, --out_name and --limit are the toolkit's.
-The logic is in hsi.metamer_data.
+(flags, camera, PSF, versions, per-scene statistics and source fingerprints, scenes/s). Nothing is
+deleted: complete scenes are skipped, scenes whose source cube changed or whose files are damaged are
+regenerated, --overwrite regenerates all. One process at a time per folder (a second one stops at once,
+naming the first); a killed run resumes. The paper's flags keep their meaning and defaults;
+--metamer_mode, --psf_boundary, --quantize, --jpeg_quality, --exposure_target, --cube_values,
+--overwrite, --out_name, --device and --limit are the toolkit's. User errors print "error: ..." and exit
+with code 2 (--debug shows the traceback). The logic is in hsi.metamer_data.
 """
 import argparse
-import sys
+from pathlib import Path
 
-from hsi.metamer_data import GenerateOptions, MetamerDataError, generate_metamer_dataset
+from hsi.camera import CAMERA_NAMES
+from hsi.cli_types import bool_flag, finite_float, int_range, non_negative_float, positive_float, positive_int, \
+    unit_interval
+from hsi.datasets import DATASETS
+from hsi.errors import run_main
+from hsi.metamer_data import CUBE_VALUE_POLICIES, RGB_FORMAT_CHOICES, GenerateOptions, generate_metamer_dataset
+from hsi.optics import list_psfs
+
+SHIPPED_PSFS = Path(__file__).resolve().parents[1] / "PSFs"
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and each flag's default."""
 
 
 def _npe(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"npe must be >= 0, got {text}")
+    value = non_negative_float(text)
     return int(value) if value.is_integer() else value
 
 
-def main(argv=None) -> int:
+def _generate(argv: list[str]) -> int:
     d = GenerateOptions()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog=Path(__file__).name, description=__doc__, formatter_class=_HelpFormatter)
     paper = ap.add_argument_group("the paper's flags")
     paper.add_argument("--srf_path", default=d.srf_path,
-                       help="camera: a name (basler_a2A5320-23ucBAS, nikon_5100, sigma_sdmerill, cie1931_2deg) or a "
-                            ".npz (paper format: wavelengths, R, G, B) / .csv file (default: the paper's Basler camera)")
+                       help=f"camera: one of {', '.join(CAMERA_NAMES)}, or a .npz (paper format: wavelengths, R, "
+                            "G, B) / .csv file")
     paper.add_argument("--psf_path", default=d.psf_path, help="folder of PSF .npz files")
-    paper.add_argument("--psf_name", default="None", help="PSF file stem in --psf_path; None = no PSF")
+    paper.add_argument("--psf_name", default="None",
+                       help=f"PSF file stem in --psf_path, or None (no PSF); shipped in {SHIPPED_PSFS.name}/: "
+                            f"{', '.join(list_psfs(SHIPPED_PSFS)) or 'none'}")
     paper.add_argument("--dataset_path", default=d.dataset_path, help="datasets root")
     paper.add_argument("--dataset_name", default=d.dataset_name,
-                       help="ARAD_1K, CAVE, ICVL, KAUST or SYNTH (case-insensitive)")
-    paper.add_argument("--noise_type", default=d.noise_type, choices=["poisson", "gaussian"])
-    paper.add_argument("--npe", type=_npe, default=0, help="photo-electrons at signal 1.0; 0 = noiseless")
-    paper.add_argument("--divFactorTo_1PE", type=float, default=1, help="divisor converting signal to photo-electrons")
+                       help=f"one of {', '.join(DATASETS)} (case-insensitive; SYNTH_<x> for other synthetic sets)")
+    paper.add_argument("--noise_type", default=d.noise_type, choices=["poisson", "gaussian"], help="noise model")
+    paper.add_argument("--npe", type=_npe, default=0, help="photo-electrons at signal 1.0 (>= 0); 0 = noiseless")
+    paper.add_argument("--divFactorTo_1PE", type=positive_float, default=1,
+                       help="divisor (> 0) converting signal to photo-electrons")
     paper.add_argument("--noise_seed", type=int, default=d.noise_seed,
                        help="run seed; each image gets its own stream from (seed, scene, original|metamer)")
-    paper.add_argument("--alpha", type=float, default=d.alpha, help="metameric-black coefficient (0 = fundamental metamer)")
-    paper.add_argument("--rgb_format", default=d.rgb_format, choices=["png", "jpg", "all"],
+    paper.add_argument("--alpha", type=finite_float, default=d.alpha,
+                       help="metameric-black coefficient, a finite number (0 = fundamental metamer)")
+    paper.add_argument("--rgb_format", default=d.rgb_format, choices=RGB_FORMAT_CHOICES,
                        help="png (lossless), jpg or all (both)")
     new = ap.add_argument_group("the toolkit's flags")
     new.add_argument("--metamer_mode", default=d.metamer_mode, choices=["clip", "exact"],
@@ -50,13 +67,17 @@ def main(argv=None) -> int:
                      help="circular = the paper's FFT convolution; linear = zero padding, nothing wraps")
     new.add_argument("--quantize", default=d.quantize, choices=["truncate", "round"],
                      help="8-bit conversion: truncate (paper) or round")
-    new.add_argument("--jpeg_quality", type=int, default=d.jpeg_quality, help="JPEG quality for --rgb_format jpg/all")
-    new.add_argument("--exposure_target", type=float, default=None,
-                     help="auto-exposure target mean (default: the dataset's, e.g. ARAD_1K 0.18)")
-    new.add_argument("--overwrite", action="store_true", help="regenerate scenes whose outputs exist")
-    new.add_argument("--out_name", default=None, help="output folder name (default <noise_type><npe>_<psf_name>)")
+    new.add_argument("--jpeg_quality", type=int_range(1, 100), default=d.jpeg_quality,
+                     help="JPEG quality in [1, 100] for --rgb_format jpg/all")
+    new.add_argument("--exposure_target", type=unit_interval, default=None,
+                     help="auto-exposure target mean in (0, 1] (None: the dataset's, e.g. ARAD_1K 0.18)")
+    new.add_argument("--cube_values", default=d.cube_values, choices=CUBE_VALUE_POLICIES,
+                     help="source cubes with NaN/Inf, negative values, values above 1 or only zeros: refuse "
+                          "(naming the file and the fix) or warn and use them as the paper's code does")
+    bool_flag(new, "--overwrite", False, help="regenerate every scene (bare --overwrite = True)")
+    new.add_argument("--out_name", default=None, help="output folder name (None: <noise_type><npe>_<psf_name>)")
     new.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
-    new.add_argument("--limit", type=int, default=None, help="only the first N scenes (train list first)")
+    new.add_argument("--limit", type=positive_int, default=None, help="only the first N scenes (train list first)")
     new.add_argument("--no_progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     opts = GenerateOptions(
@@ -65,14 +86,15 @@ def main(argv=None) -> int:
         div_factor_to_1pe=args.divFactorTo_1PE, noise_seed=args.noise_seed, alpha=args.alpha,
         rgb_format=args.rgb_format, metamer_mode=args.metamer_mode, psf_boundary=args.psf_boundary,
         quantize=args.quantize, jpeg_quality=args.jpeg_quality, overwrite=args.overwrite, device=args.device,
-        out_name=args.out_name, limit=args.limit, exposure_target=args.exposure_target)
-    try:
-        generate_metamer_dataset(opts, progress=not args.no_progress)
-    except (MetamerDataError, ValueError, FileNotFoundError) as exc:
-        # unknown dataset / camera, missing split list or PSF (the message lists the available ones), bad files
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        out_name=args.out_name, limit=args.limit, exposure_target=args.exposure_target,
+        cube_values=args.cube_values)
+    generate_metamer_dataset(opts, progress=not args.no_progress)
     return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_generate, argv)
 
 
 if __name__ == "__main__":

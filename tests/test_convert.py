@@ -196,7 +196,7 @@ def test_prepare_script_cli(tmp_path, rng):
     cmd = [sys.executable, str(REPO / "dataset_tools" / "prepare_KAUST.py"), "--dataset_root", str(raw),
            "--dest_root", str(tmp_path / "KAUST"), "--no_progress"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-    assert r.returncode == 1 and "broken.mat" in r.stderr and "--skip_bad" in r.stderr
+    assert r.returncode == 2 and "broken.mat" in r.stderr and "--skip_bad" in r.stderr
     r = subprocess.run(cmd + ["--skip_bad"], capture_output=True, text=True, env=env, cwd=REPO)
     assert r.returncode == 0 and "bad 1" in r.stdout and "broken.mat" in r.stderr
     assert (tmp_path / "KAUST" / "split_txt" / "valid_list.txt").read_bytes() == \

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 import scipy.io
 
+from hsi.errors import ToolkitError
 from .atomic import atomic_path
 
 WAVELENGTHS_NM = np.arange(400.0, 701.0, 10.0)
@@ -33,7 +34,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MATLAB_USERBLOCK = 512
 
 
-class SpectralFileError(ValueError):
+class SpectralFileError(ToolkitError, ValueError):
     """A hyperspectral file that cannot be used; the message names the file and the problem."""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hsi.errors import ToolkitError
 from .atomic import atomic_path
 
 RGB_FORMATS = ("png", "jpg")
@@ -17,7 +18,7 @@ DEFAULT_JPEG_QUALITY = 65
 """JPEG quality of ARAD_1K's official RGB (NTIRE 2022) and of the paper's ``--rgb_format jpg``."""
 
 
-class RGBFileError(ValueError):
+class RGBFileError(ToolkitError, ValueError):
     """An RGB image that cannot be read or written; the message names the file."""
 
 

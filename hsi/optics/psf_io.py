@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hsi.errors import ToolkitError
 from hsi.io.atomic import atomic_path, atomic_write_json
 from hsi.layout import NO_PSF, is_no_psf
 
@@ -40,12 +41,12 @@ NO_PSF_NAMES = (None, "", NO_PSF, NO_PSF.lower())
 NEGATIVE_TOLERANCE = 1e-6
 
 
-class PSFError(ValueError):
+class PSFError(ToolkitError, ValueError):
     """A PSF file or array is malformed (missing key, wrong shape or band count, NaN/Inf, negative
     values, a band without energy). The message names the file."""
 
 
-class PSFNotFoundError(FileNotFoundError):
+class PSFNotFoundError(ToolkitError, FileNotFoundError):
     """No PSF of that name; the message lists the PSFs available in the folder."""
 
 
