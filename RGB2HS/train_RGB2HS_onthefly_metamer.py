@@ -21,7 +21,7 @@ def main(argv=None):
     ap.add_argument("--on_the_fly", type=str2bool, default=True, help="False: train on the on-disk originals")
     ap.add_argument("--data_join", default="both", choices=["standard", "metamer", "both"],
                     help="validation set (training always renders metamers of the originals)")
-    ap.add_argument("--metamer_mode", default="clip", choices=["clip", "exact"])
+    ap.add_argument("--metamer_mode", default="clip", choices=["clip", "exact", "exact_optics"])
     ap.add_argument("--alpha_min", type=float, default=-1.0)
     ap.add_argument("--alpha_max", type=float, default=2.0)
     ap.add_argument("--quantize", default="truncate", choices=["truncate", "round", "none"],

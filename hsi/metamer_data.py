@@ -88,8 +88,29 @@ class MetamerPair:
         """``(original, metamer)`` stored images, each ``(N, 3, H, W)`` uint8/uint16 (``RenderResult.to_uint``)."""
         return self.original.to_uint(), self.rendered_metamer.to_uint()
 
-    def stats(self, index: int = 0) -> dict:
-        """Per-image statistics as plain numbers (a generation manifest's scene entry, without split)."""
+    def rgb_identical(self, index: int = 0, formats: Sequence[str] = ("png",), jpeg_quality: int = 65) -> dict:
+        """``{format: bool}``: are the original's and the metamer's image files of image ``index``
+        byte-identical in each format? Identical stored arrays give identical files (PNG and JPEG
+        encoding are deterministic); different arrays give different PNGs, and JPEGs (lossy: two
+        arrays may encode alike) are compared as ``hsi.io.write_rgb`` writes them with ``jpeg_quality``."""
+        a, b = self.images[0][index], self.images[1][index]
+        same = bool(np.array_equal(a, b))
+        out = {}
+        for fmt in formats:
+            if same or fmt == "png":
+                out[fmt] = same
+            else:
+                out[fmt] = _encoded(a, fmt, jpeg_quality) == _encoded(b, fmt, jpeg_quality)
+        return out
+
+    def stats(self, index: int = 0, formats: Sequence[str] = ("png",), jpeg_quality: int = 65) -> dict:
+        """Per-image statistics as plain numbers (a generation manifest's scene entry, without split).
+
+        Besides the metamer's statistics: ``pair_distance`` (``{"RMSE", "SAM", "MRAE"}``: the paired
+        lower bounds of ``hsi.ambiguity.pair_distance``, i.e. half the distance of original and metamer
+        cube: no RGB-only method is better on both) and ``rgb_identical`` (``{format: bool}`` for the
+        written ``formats``, see ``rgb_identical``: the bound is strict where it is true)."""
+        from hsi.ambiguity import pair_distance
         if self.metamer is not None:
             st = {**self.metamer.stats(index), "iterations": int(self.metamer.iterations)}
         else:
@@ -100,8 +121,21 @@ class MetamerPair:
         st.update(spectral_rmse=float(((self.metamer_cube[one] - self.cube[one]) ** 2).mean().sqrt()),
                   dn_max_abs_diff=int(diff.max()), dn_mean_abs_diff=round(float(diff.mean()), 4),
                   exposure_gain={"original": float(self.original.gain[index]),
-                                 "metamer": float(self.rendered_metamer.gain[index])})
+                                 "metamer": float(self.rendered_metamer.gain[index])},
+                  pair_distance=pair_distance(self.cube[one], self.metamer_cube[one]).as_dict(0),
+                  rgb_identical=self.rgb_identical(index, formats, jpeg_quality))
         return st
+
+
+def _encoded(rgb: np.ndarray, fmt: str, jpeg_quality: int) -> bytes:
+    """The bytes ``hsi.io.write_rgb`` writes for ``rgb (3, H, W)`` in format ``fmt`` (in memory)."""
+    import tempfile
+
+    from hsi.io import write_rgb
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"image.{fmt}"
+        write_rgb(path, rgb, jpeg_quality=jpeg_quality)
+        return path.read_bytes()
 
 
 def noise_generators(scenes: Sequence[str], variant: str, noise_seed: int, device) -> list[torch.Generator]:
@@ -110,7 +144,8 @@ def noise_generators(scenes: Sequence[str], variant: str, noise_seed: int, devic
 
 
 def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None, config: RenderConfig | None = None,
-                noise_seed: int = 0, scenes: Sequence[str] | None = None) -> tuple[RenderResult, RenderResult]:
+                noise_seed: int = 0, scenes: Sequence[str] | None = None,
+                paired_noise: bool = False) -> tuple[RenderResult, RenderResult]:
     """Render originals and metamers through the same imaging system in one batch.
 
     Args:
@@ -119,6 +154,9 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
             ``psf (bands, h, w)`` or None and ``config`` give the rest).
         noise_seed: run seed of the per-image noise streams (used when ``config.npe > 0``).
         scenes: ``N`` scene ids for the noise streams (default ``"0"``, ``"1"``, ...).
+        paired_noise: give each metamer the same noise stream as its original (both seeded with the
+            ``"original"`` variant), so an exact metamer (identical signal) gets the same noise
+            realisation and stays byte-identical; default False: independent streams.
 
     Returns:
         ``(original, metamer)`` ``RenderResult`` s, each with its own per-image auto-exposure.
@@ -137,7 +175,7 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
     gens = None
     if config.npe > 0:
         gens = (noise_generators(scenes, "original", noise_seed, cube.device)
-                + noise_generators(scenes, "metamer", noise_seed, cube.device))
+                + noise_generators(scenes, "original" if paired_noise else "metamer", noise_seed, cube.device))
     both = system.render(torch.cat([cube, metamer_cube.to(cube.dtype)]), generator=gens)
     split = [RenderResult(dn=both.dn[sl], signal=both.signal[sl], gain=both.gain[sl], config=config)
              for sl in (slice(0, n), slice(n, 2 * n))]
@@ -152,7 +190,7 @@ def _sync(device: torch.device) -> None:
 def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode: str = "clip",
                         config: RenderConfig | None = None, noise_seed: int = 0, scenes: Sequence[str] | None = None,
                         metamer_cube: torch.Tensor | None = None, timed: bool = False,
-                        **metamer_kwargs) -> MetamerPair:
+                        paired_noise: bool = False, **metamer_kwargs) -> MetamerPair:
     """Make the alpha-metamer of ``cube`` and render both through the camera, the PSF and the noise.
 
     Args:
@@ -160,8 +198,9 @@ def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode
         system: ``hsi.imaging.ImagingSystem`` (or, as before, the ``(bands, 3)`` camera response, then
             ``psf`` and ``config`` give the rest).
         alpha: metameric-black coefficient, scalar or ``(N,)``.
-        mode: ``"clip"`` (the paper's) or ``"exact"`` (``hsi.metamer``).
-        noise_seed, scenes: per-image noise streams (see ``render_pair``).
+        mode: ``"clip"`` (the paper's), ``"exact"`` or ``"exact_optics"`` (through the system's PSF and
+            boundary; ``hsi.metamer.make_metamer``).
+        noise_seed, scenes, paired_noise: per-image noise streams (see ``render_pair``).
         metamer_cube: a metamer made before (e.g. read from disk): not recomputed; its deviations are
             measured (``MetamerPair.metamer`` is then None).
         timed: record the seconds of each stage in ``MetamerPair.timings`` (synchronising a GPU).
@@ -181,7 +220,8 @@ def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode
     if timed:
         _sync(cube.device)
     t1 = time.perf_counter()
-    original, rendered = render_pair(cube, metamer_cube, system, noise_seed=noise_seed, scenes=scenes)
+    original, rendered = render_pair(cube, metamer_cube, system, noise_seed=noise_seed, scenes=scenes,
+                                     paired_noise=paired_noise)
     if timed:
         _sync(cube.device)
     timings = {"metamer": t1 - t0, "render": time.perf_counter() - t1} if timed else {}
@@ -218,7 +258,7 @@ class GenerateOptions:
         noise_seed: run seed of the per-image noise streams.
         alpha: metameric-black coefficient.
         rgb_format: ``png``, ``jpg`` or ``all`` (both).
-        metamer_mode: ``clip`` (paper) or ``exact``.
+        metamer_mode: ``clip`` (paper), ``exact`` or ``exact_optics`` (through the PSF; no PSF: exact).
         psf_boundary: ``circular`` (paper), ``periodic`` or ``linear``.
         quantize: ``truncate`` (paper) or ``round``.
         jpeg_quality: JPEG quality (65).
@@ -227,6 +267,7 @@ class GenerateOptions:
         out_name: output folder name (default the paper's ``<noise_type><npe>_<psf_name>``).
         limit: process only the first ``limit`` scenes of the ordered list (quick tries).
         exposure_target: auto-exposure target (default: the dataset's, ``hsi.datasets``).
+        paired_noise: the metamer gets its original's noise stream (``render_pair``); default independent.
     """
 
     dataset_path: str = "./datasets"
@@ -249,6 +290,7 @@ class GenerateOptions:
     out_name: str | None = None
     limit: int | None = None
     exposure_target: float | None = None
+    paired_noise: bool = False
 
     def render_config(self, dataset_exposure_target: float) -> RenderConfig:
         """The rendering settings (``exposure_target`` None: the dataset's); raises ``MetamerDataError``."""
@@ -348,6 +390,8 @@ def plan_generation(opts: GenerateOptions) -> GenerationPlan:
         "alpha": float(opts.alpha), "metamer_mode": opts.metamer_mode, "noise_seed": int(opts.noise_seed),
         "jpeg_quality": int(opts.jpeg_quality), "render": cfg.as_dict(),
     }
+    if opts.paired_noise:               # only when set: folders made before the flag stay valid
+        settings["paired_noise"] = True
     return GenerationPlan(options=opts, dataset=spec.name, dataset_dir=ddir, out_dir=ddir / out_name, scenes=scenes,
                           formats=formats, system=system, spec_hw=(spec.height, spec.width), settings=settings)
 
@@ -401,6 +445,7 @@ class ManifestStore:
         """Write ``record`` plus the statistics of the scenes in ``order`` (those known); returns it."""
         from hsi.io import atomic_write_json
         manifest = {**record, "scenes": {s: self.scenes[s] for s in order if s in self.scenes}}
+        manifest["pair_bound"] = pair_bound_summary(manifest["scenes"])
         atomic_write_json(self.path, manifest)
         return manifest
 
@@ -519,8 +564,10 @@ def _generate_scene(plan: GenerationPlan, item, loaded, store: ManifestStore, wr
     cube = torch.from_numpy(cube_np).to(device).unsqueeze(0)
     given = None if met_np is None else torch.from_numpy(met_np).to(device).unsqueeze(0)
     pair = render_metamer_pair(cube, plan.system, alpha=float(opts.alpha), mode=opts.metamer_mode,
-                               noise_seed=opts.noise_seed, scenes=[scene], metamer_cube=given, timed=True)
-    st = pair.stats(0) if given is None else {**store.scenes.get(scene, {}), **pair.stats(0)}
+                               noise_seed=opts.noise_seed, scenes=[scene], metamer_cube=given, timed=True,
+                               paired_noise=opts.paired_noise)
+    new = pair.stats(0, plan.formats, opts.jpeg_quality)
+    st = new if given is None else {**store.scenes.get(scene, {}), **new}
     st.update(split=split, metamer_mode=opts.metamer_mode)
     progress.metamer += pair.timings["metamer"]
     progress.render += time.perf_counter() - t0 - pair.timings["metamer"]
@@ -611,3 +658,25 @@ def summarise_manifest(manifest: dict) -> dict:
             "dn_mean_abs_diff": mean("dn_mean_abs_diff"), "spectral_rmse": mean("spectral_rmse"),
             "clipped_fraction": mean("clipped_fraction"),
             "rgb_rel_dev_max": max(float(s.get("rgb_rel_dev", 0.0)) for s in sc)}
+
+
+def pair_bound_summary(scenes: dict) -> dict:
+    """The dataset-level ``pair_bound`` of a generation manifest's ``scenes`` entries.
+
+    Returns ``{"valid": {RMSE, SAM, MRAE}, "all": {...}`` (means of the per-scene ``pair_distance``
+    bounds over the valid-split scenes and over all scenes; None where there are none),
+    ``"scenes"``, ``"valid_scenes"``, ``"rgb_identical_scenes"`` (counts) and ``"strict"``: every scene's
+    images are byte-identical in every written format, so the bound holds exactly for any RGB-only
+    method (otherwise it is approximate: clipped metamers, independent noise or rounding flips).
+    """
+    entries = [e for e in scenes.values() if "pair_distance" in e]
+
+    def means(rows):
+        if not rows:
+            return None
+        return {k: float(np.mean([r["pair_distance"][k] for r in rows])) for k in ("RMSE", "SAM", "MRAE")}
+    identical = [bool(e.get("rgb_identical")) and all(e["rgb_identical"].values()) for e in entries]
+    valid = [e for e in entries if e.get("split") == "valid"]
+    return {"valid": means(valid), "all": means(entries), "scenes": len(entries), "valid_scenes": len(valid),
+            "rgb_identical_scenes": int(sum(identical)),
+            "strict": bool(entries) and len(entries) == len(scenes) and all(identical)}

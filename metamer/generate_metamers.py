@@ -13,6 +13,7 @@ The logic is in hsi.metamer_data.
 import argparse
 import sys
 
+from hsi.metamer import METAMER_MODES
 from hsi.metamer_data import GenerateOptions, MetamerDataError, generate_metamer_dataset
 
 
@@ -21,6 +22,22 @@ def _npe(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"npe must be >= 0, got {text}")
     return int(value) if value.is_integer() else value
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def _add_ambiguity_flags(group, d: GenerateOptions) -> None:
+    """Flags of the paired bound (issue 13); --metamer_mode exact_optics is among --metamer_mode's choices."""
+    group.add_argument("--paired_noise", type=_bool, default=d.paired_noise,
+                       help="True: each metamer gets its original's noise realisation (exact metamers stay "
+                            "byte-identical under noise, the manifest's pair_bound stays strict); "
+                            "False (default): independent streams")
 
 
 def main(argv=None) -> int:
@@ -44,8 +61,9 @@ def main(argv=None) -> int:
     paper.add_argument("--rgb_format", default=d.rgb_format, choices=["png", "jpg", "all"],
                        help="png (lossless), jpg or all (both)")
     new = ap.add_argument_group("the toolkit's flags")
-    new.add_argument("--metamer_mode", default=d.metamer_mode, choices=["clip", "exact"],
-                     help="clip = the paper's max(m, 0); exact = nearest valid metamer with identical camera RGB")
+    new.add_argument("--metamer_mode", default=d.metamer_mode, choices=list(METAMER_MODES),
+                     help="clip = the paper's max(m, 0); exact = nearest valid metamer with identical camera RGB; "
+                          "exact_optics = identical camera RGB through the PSF (periodic --psf_boundary)")
     new.add_argument("--psf_boundary", default=d.psf_boundary, choices=["circular", "periodic", "linear"],
                      help="circular = the paper's FFT convolution; linear = zero padding, nothing wraps")
     new.add_argument("--quantize", default=d.quantize, choices=["truncate", "round"],
@@ -58,6 +76,7 @@ def main(argv=None) -> int:
     new.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
     new.add_argument("--limit", type=int, default=None, help="only the first N scenes (train list first)")
     new.add_argument("--no_progress", action="store_true", help="no progress bar")
+    _add_ambiguity_flags(new, d)
     args = ap.parse_args(argv)
     opts = GenerateOptions(
         dataset_path=args.dataset_path, dataset_name=args.dataset_name, psf_name=args.psf_name,
@@ -65,7 +84,8 @@ def main(argv=None) -> int:
         div_factor_to_1pe=args.divFactorTo_1PE, noise_seed=args.noise_seed, alpha=args.alpha,
         rgb_format=args.rgb_format, metamer_mode=args.metamer_mode, psf_boundary=args.psf_boundary,
         quantize=args.quantize, jpeg_quality=args.jpeg_quality, overwrite=args.overwrite, device=args.device,
-        out_name=args.out_name, limit=args.limit, exposure_target=args.exposure_target)
+        out_name=args.out_name, limit=args.limit, exposure_target=args.exposure_target,
+        paired_noise=args.paired_noise)
     try:
         generate_metamer_dataset(opts, progress=not args.no_progress)
     except (MetamerDataError, ValueError, FileNotFoundError) as exc:
