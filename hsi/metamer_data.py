@@ -182,6 +182,19 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
     return split[0], split[1]
 
 
+def _pair_deviation(cube: torch.Tensor, metamer_cube: torch.Tensor, system: ImagingSystem, mode: str):
+    """``(max_abs, rel)`` ``(N,)`` camera deviation of a given metamer, measured as ``mode`` defines it:
+    through the system's PSF for ``exact_optics`` (``hsi.ambiguity.optics_signal``), else per pixel."""
+    kernel = system.psf()
+    if mode != "exact_optics" or kernel is None:
+        return camera_deviation(cube, metamer_cube, system.srf)
+    from hsi.ambiguity import optics_signal
+    sig0 = optics_signal(cube, system.srf, kernel.detach(), system.config.psf_boundary)
+    dev = (optics_signal(metamer_cube, system.srf, kernel.detach(), system.config.psf_boundary) - sig0
+           ).abs().amax(dim=(1, 2, 3))
+    return dev, dev / sig0.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -202,7 +215,7 @@ def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode
             boundary; ``hsi.metamer.make_metamer``).
         noise_seed, scenes, paired_noise: per-image noise streams (see ``render_pair``).
         metamer_cube: a metamer made before (e.g. read from disk): not recomputed; its deviations are
-            measured (``MetamerPair.metamer`` is then None).
+            measured (through the PSF for ``exact_optics``; ``MetamerPair.metamer`` is then None).
         timed: record the seconds of each stage in ``MetamerPair.timings`` (synchronising a GPU).
         metamer_kwargs: passed to ``hsi.metamer.make_metamer`` (e.g. ``max_iter`` for exact).
     """
@@ -216,7 +229,7 @@ def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode
     else:
         met, metamer_cube = None, metamer_cube.unsqueeze(0) if metamer_cube.ndim == 3 else metamer_cube
         a = torch.as_tensor(alpha, dtype=torch.float64).reshape(-1).expand(cube.shape[0])
-        dev, rel = camera_deviation(cube, metamer_cube, system.srf)
+        dev, rel = _pair_deviation(cube, metamer_cube, system, mode)
     if timed:
         _sync(cube.device)
     t1 = time.perf_counter()

@@ -216,3 +216,19 @@ def test_paired_noise_keeps_exact_metamers_identical(data, paired):
     assert all(same) if paired else not any(same)
     assert man["pair_bound"]["strict"] is paired
     assert man["settings"].get("paired_noise", False) is paired
+
+
+def test_generate_reuses_an_exact_optics_cube_and_refuses_linear(data, capsys):
+    man, out = _generate(data, "optics_reuse", "--metamer_mode", "exact_optics", "--psf_name", SMALL_PSF)
+    scene = next(iter(man["scenes"]))
+    (out / "Train_Metamer_RGB" / f"{scene}_metamer.png").unlink()          # only an RGB file is missing
+    again, _ = _generate(data, "optics_reuse", "--metamer_mode", "exact_optics", "--psf_name", SMALL_PSF)
+    entry = again["scenes"][scene]
+    assert entry["metamer_from_disk"] is True and entry["rgb_rel_dev"] <= 1e-6      # measured through the PSF
+    assert entry["pair_distance"] == pytest.approx(man["scenes"][scene]["pair_distance"])
+    root, psf_dir = data
+    argv = ["--dataset_path", str(root), "--dataset_name", "SYNTH", "--psf_path", str(psf_dir), "--device", "cpu",
+            "--no_progress", "--out_name", "optics_linear", "--metamer_mode", "exact_optics",
+            "--psf_name", SMALL_PSF, "--psf_boundary", "linear"]
+    assert _main(argv) == 2
+    assert "periodic boundary" in capsys.readouterr().err
