@@ -154,9 +154,10 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
             ``psf (bands, h, w)`` or None and ``config`` give the rest).
         noise_seed: run seed of the per-image noise streams (used when ``config.npe > 0``).
         scenes: ``N`` scene ids for the noise streams (default ``"0"``, ``"1"``, ...).
-        paired_noise: give each metamer the same noise stream as its original (both seeded with the
-            ``"original"`` variant), so an exact metamer (identical signal) gets the same noise
-            realisation and stays byte-identical; default False: independent streams.
+        paired_noise: give each metamer its original's noise realisation (``_render_paired_noise``:
+            the original's noise, drawn from its ``"original"`` stream, added to the metamer's signal),
+            so an exact metamer (same signal) gets the same noisy signal and the same images up to
+            float rounding; default False: independent streams (``"original"``, ``"metamer"``).
 
     Returns:
         ``(original, metamer)`` ``RenderResult`` s, each with its own per-image auto-exposure.
@@ -172,10 +173,13 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
     if len(scenes) != n or metamer_cube.shape != cube.shape:
         raise ValueError(f"{len(scenes)} scene ids for {n} cubes, metamer shape {tuple(metamer_cube.shape)} "
                          f"vs cube shape {tuple(cube.shape)}")
+    if paired_noise and config.npe > 0:
+        return _render_paired_noise(system, cube, metamer_cube.to(cube.dtype),
+                                    noise_generators(scenes, "original", noise_seed, cube.device))
     gens = None
     if config.npe > 0:
         gens = (noise_generators(scenes, "original", noise_seed, cube.device)
-                + noise_generators(scenes, "original" if paired_noise else "metamer", noise_seed, cube.device))
+                + noise_generators(scenes, "metamer", noise_seed, cube.device))
     both = system.render(torch.cat([cube, metamer_cube.to(cube.dtype)]), generator=gens)
     split = [RenderResult(dn=both.dn[sl], signal=both.signal[sl], gain=both.gain[sl], config=config)
              for sl in (slice(0, n), slice(n, 2 * n))]
@@ -193,6 +197,25 @@ def _pair_deviation(cube: torch.Tensor, metamer_cube: torch.Tensor, system: Imag
     dev = (optics_signal(metamer_cube, system.srf, kernel.detach(), system.config.psf_boundary) - sig0
            ).abs().amax(dim=(1, 2, 3))
     return dev, dev / sig0.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
+
+
+def _render_paired_noise(system: ImagingSystem, cube: torch.Tensor, metamer_cube: torch.Tensor,
+                         generators: list[torch.Generator]) -> tuple[RenderResult, RenderResult]:
+    """``render_pair`` with one noise realisation per pair: the original is rendered exactly as
+    ``render_rgb`` does with ``generators`` (one per image); its metamer gets the same realisation,
+    ``noisy_m = max(clean_m + (noisy_s - clean_s), 0)``, then its own auto-exposure and quantisation.
+    (The same seed for both would not do: Poisson sampling consumes a rate-dependent number of random
+    numbers, so two streams drift apart after the first value whose rate differs in the last bit.)"""
+    from hsi.render import add_noise, expose_and_quantise
+    cfg, n = system.config, cube.shape[0]
+    clean = system.camera_signal(torch.cat([cube, metamer_cube]), clip=True)       # as render_rgb: clipped
+    noisy_s = add_noise(clean[:n], cfg.npe, cfg.noise_type, cfg.div_factor_to_1pe, generators)
+    noisy_m = (clean[n:] + (noisy_s - clean[:n])).clamp_min(0)
+    out = []
+    for signal in (noisy_s, noisy_m):
+        dn, gain = expose_and_quantise(signal, cfg)
+        out.append(RenderResult(dn=dn, signal=signal, gain=gain, config=cfg))
+    return out[0], out[1]
 
 
 def _sync(device: torch.device) -> None:

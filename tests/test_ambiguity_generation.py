@@ -232,3 +232,20 @@ def test_generate_reuses_an_exact_optics_cube_and_refuses_linear(data, capsys):
             "--psf_name", SMALL_PSF, "--psf_boundary", "linear"]
     assert _main(argv) == 2
     assert "periodic boundary" in capsys.readouterr().err
+
+
+def test_render_pair_paired_noise_is_one_realisation(smooth_cube, basler_srf):
+    from hsi.metamer_data import render_pair
+    system = ImagingSystem.from_arrays(basler_srf, None, RenderConfig(npe=1000))
+    exact = make_metamer(smooth_cube, basler_srf, 0.0, mode="exact").cube
+    clip = make_metamer(smooth_cube, basler_srf, 0.0, mode="clip").cube
+    base_s, base_m = render_pair(smooth_cube, exact, system, noise_seed=4)
+    for met in (exact, clip):
+        s, m = render_pair(smooth_cube, met, system, noise_seed=4, paired_noise=True)
+        torch.testing.assert_close(s.dn, base_s.dn, rtol=0, atol=0)          # the original as before
+        clean_s = system.camera_signal(smooth_cube, clip=True)
+        clean_m = system.camera_signal(met, clip=True)
+        torch.testing.assert_close(m.signal - s.signal, (clean_m - clean_s), rtol=0, atol=1e-6)
+    assert float((base_m.signal - base_s.signal).abs().amax()) > 1e-3      # independent streams differ
+    s, m = render_pair(smooth_cube, exact, system, noise_seed=4, paired_noise=True)
+    assert float((m.dn - s.dn).abs().amax()) <= 1 and float((m.dn != s.dn).double().mean()) < 1e-3
