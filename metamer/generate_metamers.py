@@ -7,7 +7,12 @@ writes <dataset_path>/<NAME>/<noise_type><npe>_<psf_name>/Train_Metamer_Spec/<sc
 Train_Metamer_RGB/<scene>_{original,metamer}.{png,jpg} for the train and valid scenes, and manifest.json
 (flags, camera, PSF, versions, per-scene statistics, scenes/s). Nothing is deleted: complete scenes are
 skipped, --overwrite regenerates. The paper's flags keep their meaning and defaults; --metamer_mode,
---psf_boundary, --quantize, --jpeg_quality, --device, --out_name and --limit are the toolkit's.
+--psf_boundary, --quantize, --jpeg_quality, --device, --out_name, --limit and --paired_noise are the
+toolkit's. The manifest records per scene the paired bound (pair_distance: RMSE, SAM, MRAE) and whether
+the two images are byte-identical (rgb_identical, per format), and the dataset's pair_bound summary:
+
+    python ./metamer/generate_metamers.py --psf_name double_gauss_50mm_F1.8 --dataset_name SYNTH \
+        --metamer_mode exact_optics --npe 1000 --paired_noise True
 The logic is in hsi.metamer_data.
 """
 import argparse
