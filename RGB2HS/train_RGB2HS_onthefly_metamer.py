@@ -5,6 +5,7 @@ Validation uses the on-disk originals and alpha = 0 metamers (``--data_join both
 
 Run folder: ``<result_root>/OnTheFly_metamer_<loss>_<noise><npe>_<psf>_<method>_<dataset>``.
 """
+from hsi.metamer import METAMER_MODES
 from hsi.train.cli import rgb2hs_parser, str2bool, train_main
 
 
@@ -17,7 +18,8 @@ def main(argv=None):
     ap.add_argument("--on_the_fly", type=str2bool, default=True, help="False: train on the on-disk originals")
     ap.add_argument("--data_join", default="both", choices=["standard", "metamer", "both"],
                     help="validation set (training always renders metamers of the originals)")
-    ap.add_argument("--metamer_mode", default="clip", choices=["clip", "exact"])
+    ap.add_argument("--metamer_mode", default="clip", choices=list(METAMER_MODES),
+                    help="clip (the paper's), exact, or exact_optics (exact through the PSF)")
     ap.add_argument("--alpha_min", type=float, default=-1.0)
     ap.add_argument("--alpha_max", type=float, default=2.0)
     ap.add_argument("--quantize", default="truncate", choices=["truncate", "round", "none"],

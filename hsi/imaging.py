@@ -160,8 +160,13 @@ class ImagingSystem(nn.Module):
         return self.render(cube, generator, gain)
 
     def metamer(self, cube: torch.Tensor, alpha, mode: str = "clip", **kwargs) -> MetamerResult:
-        """The alpha-metamer of ``cube`` for this camera (``hsi.metamer.make_metamer``; mode ``clip``
-        or ``exact``, ``kwargs`` for ``exact``). The PSF does not enter: metamerism is per pixel."""
+        """The alpha-metamer of ``cube`` for this system (``hsi.metamer.make_metamer``; ``kwargs`` for
+        ``exact``/``exact_optics``). ``clip`` and ``exact`` are per pixel (the PSF does not enter);
+        ``exact_optics`` renders to the original's camera signal through this system's PSF with its
+        ``config.psf_boundary`` (``circular`` or ``periodic``; ``linear`` raises ``ValueError``), and
+        equals ``exact`` when the system has no PSF. Not differentiable (the PSF is detached)."""
+        if mode == "exact_optics":
+            kwargs = {"psf": self.psf(), "boundary": self.config.psf_boundary, **kwargs}
         return make_metamer(cube, self.srf, alpha, mode=mode, **kwargs)
 
     def extra_repr(self) -> str:

@@ -13,6 +13,10 @@ metamer ``R s`` and its metameric black ``(I - R) s`` (``C^T (I - R) s = 0``); t
   The set is never empty (``s`` is in it). Solved per pixel as a small quadratic programme by a
   vectorised semi-smooth Newton method on its 3-variable dual (projected-gradient free set, backtracking
   line search), batched over all pixels on CPU or GPU.
+* ``exact_optics`` (new): the nearest spectrum cube to ``m`` within ``exact``'s bounds whose camera
+  signal *through the PSF* equals the original's, ``C^T (PSF * x) = C^T (PSF * s)`` (periodic boundary:
+  ``circular``, the paper's, or ``periodic``); ``hsi.ambiguity.metamer_through_optics``. Pixel-wise
+  ``exact`` metamers are not invisible through a PSF; these are. Without a PSF it is ``exact``.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-METAMER_MODES = ("clip", "exact")
+METAMER_MODES = ("clip", "exact", "exact_optics")
+"""Metamer modes of ``make_metamer`` (and of every ``--metamer_mode`` flag)."""
 DEFAULT_ALPHA_RANGE = (-1.0, 2.0)
 
 
@@ -234,13 +239,28 @@ def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Ten
     return _finish(cube, srf, out, a, clipped, it)
 
 
-def make_metamer(cube: torch.Tensor, srf, alpha, mode: str = "clip", **kwargs) -> MetamerResult:
+_OPTICS_ONLY_KWARGS = ("check_every", "accelerate", "rank_rtol")
+
+
+def make_metamer(cube: torch.Tensor, srf, alpha, mode: str = "clip", psf: torch.Tensor | None = None,
+                 boundary: str = "circular", **kwargs) -> MetamerResult:
     """Metamers of ``cube (N, bands, H, W)`` (or ``(bands, H, W)``) for the camera ``srf (bands, 3)``.
 
     Args:
-        mode: ``"clip"`` (the paper's) or ``"exact"`` (see module docstring).
+        mode: ``"clip"`` (the paper's), ``"exact"`` or ``"exact_optics"`` (see module docstring).
         alpha: scalar or one value per image.
-        kwargs: passed to ``metamer_exact`` (``upper``, ``max_iter``, ``tol``).
+        psf: ``(bands, h, w)`` PSF, used by ``exact_optics`` only (``clip`` and ``exact`` are per pixel).
+            ``exact_optics`` without a PSF (``None``) returns ``exact``'s result: with no blur the two
+            problems are the same (``result.iterations`` are then Newton iterations).
+        boundary: ``exact_optics``' convolution convention, ``"circular"`` (the paper's) or
+            ``"periodic"``; ``"linear"`` is refused (``ValueError``: it is not a per-frequency system).
+        kwargs: ``exact``: ``upper``, ``max_iter``, ``tol`` (``metamer_exact``); ``exact_optics``: also
+            ``check_every``, ``accelerate``, ``rank_rtol`` (``hsi.ambiguity.metamer_through_optics``;
+            ``tol`` there is the relative camera-signal residual, default 5e-7).
+
+    Returns:
+        ``MetamerResult`` (``exact_optics`` with a PSF: ``hsi.ambiguity.OpticsMetamerResult``, whose
+        ``rgb_*`` deviations are measured through the PSF).
     """
     if mode not in METAMER_MODES:
         raise ValueError(f"metamer mode must be one of {METAMER_MODES}, got {mode!r}")
@@ -251,4 +271,9 @@ def make_metamer(cube: torch.Tensor, srf, alpha, mode: str = "clip", **kwargs) -
         raise ValueError(f"srf must be (bands={cube.shape[1]}, channels), got {tuple(srf.shape)}")
     if mode == "clip":
         return metamer_clip(cube, srf, alpha)
+    if mode == "exact_optics" and psf is not None:
+        from hsi.ambiguity import metamer_through_optics     # hsi.ambiguity imports this module
+        kernel = torch.as_tensor(psf).detach().to(cube.device)
+        return metamer_through_optics(cube, srf, kernel, alpha, boundary=boundary, **kwargs)
+    kwargs = {k: v for k, v in kwargs.items() if k not in _OPTICS_ONLY_KWARGS}
     return metamer_exact(cube, srf, alpha, **kwargs)

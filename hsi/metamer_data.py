@@ -97,8 +97,29 @@ class MetamerPair:
         """``(original, metamer)`` stored images, each ``(N, 3, H, W)`` uint8/uint16 (``RenderResult.to_uint``)."""
         return self.original.to_uint(), self.rendered_metamer.to_uint()
 
-    def stats(self, index: int = 0) -> dict:
-        """Per-image statistics as plain numbers (a generation manifest's scene entry, without split)."""
+    def rgb_identical(self, index: int = 0, formats: Sequence[str] = ("png",), jpeg_quality: int = 65) -> dict:
+        """``{format: bool}``: are the original's and the metamer's image files of image ``index``
+        byte-identical in each format? Identical stored arrays give identical files (PNG and JPEG
+        encoding are deterministic); different arrays give different PNGs, and JPEGs (lossy: two
+        arrays may encode alike) are compared as ``hsi.io.write_rgb`` writes them with ``jpeg_quality``."""
+        a, b = self.images[0][index], self.images[1][index]
+        same = bool(np.array_equal(a, b))
+        out = {}
+        for fmt in formats:
+            if same or fmt == "png":
+                out[fmt] = same
+            else:
+                out[fmt] = _encoded(a, fmt, jpeg_quality) == _encoded(b, fmt, jpeg_quality)
+        return out
+
+    def stats(self, index: int = 0, formats: Sequence[str] = ("png",), jpeg_quality: int = 65) -> dict:
+        """Per-image statistics as plain numbers (a generation manifest's scene entry, without split).
+
+        Besides the metamer's statistics: ``pair_distance`` (``{"RMSE", "SAM", "MRAE"}``: the paired
+        lower bounds of ``hsi.ambiguity.pair_distance``, i.e. half the distance of original and metamer
+        cube: no RGB-only method is better on both) and ``rgb_identical`` (``{format: bool}`` for the
+        written ``formats``, see ``rgb_identical``: the bound is strict where it is true)."""
+        from hsi.ambiguity import pair_distance
         if self.metamer is not None:
             st = {**self.metamer.stats(index), "iterations": int(self.metamer.iterations)}
         else:
@@ -109,8 +130,21 @@ class MetamerPair:
         st.update(spectral_rmse=float(((self.metamer_cube[one] - self.cube[one]) ** 2).mean().sqrt()),
                   dn_max_abs_diff=int(diff.max()), dn_mean_abs_diff=round(float(diff.mean()), 4),
                   exposure_gain={"original": float(self.original.gain[index]),
-                                 "metamer": float(self.rendered_metamer.gain[index])})
+                                 "metamer": float(self.rendered_metamer.gain[index])},
+                  pair_distance=pair_distance(self.cube[one], self.metamer_cube[one]).as_dict(0),
+                  rgb_identical=self.rgb_identical(index, formats, jpeg_quality))
         return st
+
+
+def _encoded(rgb: np.ndarray, fmt: str, jpeg_quality: int) -> bytes:
+    """The bytes ``hsi.io.write_rgb`` writes for ``rgb (3, H, W)`` in format ``fmt`` (in memory)."""
+    import tempfile
+
+    from hsi.io import write_rgb
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"image.{fmt}"
+        write_rgb(path, rgb, jpeg_quality=jpeg_quality)
+        return path.read_bytes()
 
 
 def noise_generators(scenes: Sequence[str], variant: str, noise_seed: int, device) -> list[torch.Generator]:
@@ -119,7 +153,8 @@ def noise_generators(scenes: Sequence[str], variant: str, noise_seed: int, devic
 
 
 def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None, config: RenderConfig | None = None,
-                noise_seed: int = 0, scenes: Sequence[str] | None = None) -> tuple[RenderResult, RenderResult]:
+                noise_seed: int = 0, scenes: Sequence[str] | None = None,
+                paired_noise: bool = False) -> tuple[RenderResult, RenderResult]:
     """Render originals and metamers through the same imaging system in one batch.
 
     Args:
@@ -128,6 +163,10 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
             ``psf (bands, h, w)`` or None and ``config`` give the rest).
         noise_seed: run seed of the per-image noise streams (used when ``config.npe > 0``).
         scenes: ``N`` scene ids for the noise streams (default ``"0"``, ``"1"``, ...).
+        paired_noise: give each metamer its original's noise realisation (``_render_paired_noise``:
+            the original's noise, drawn from its ``"original"`` stream, added to the metamer's signal),
+            so an exact metamer (same signal) gets the same noisy signal and the same images up to
+            float rounding; default False: independent streams (``"original"``, ``"metamer"``).
 
     Returns:
         ``(original, metamer)`` ``RenderResult`` s, each with its own per-image auto-exposure.
@@ -143,6 +182,9 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
     if len(scenes) != n or metamer_cube.shape != cube.shape:
         raise ValueError(f"{len(scenes)} scene ids for {n} cubes, metamer shape {tuple(metamer_cube.shape)} "
                          f"vs cube shape {tuple(cube.shape)}")
+    if paired_noise and config.npe > 0:
+        return _render_paired_noise(system, cube, metamer_cube.to(cube.dtype),
+                                    noise_generators(scenes, "original", noise_seed, cube.device))
     gens = None
     if config.npe > 0:
         gens = (noise_generators(scenes, "original", noise_seed, cube.device)
@@ -153,6 +195,38 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
     return split[0], split[1]
 
 
+def _pair_deviation(cube: torch.Tensor, metamer_cube: torch.Tensor, system: ImagingSystem, mode: str):
+    """``(max_abs, rel)`` ``(N,)`` camera deviation of a given metamer, measured as ``mode`` defines it:
+    through the system's PSF for ``exact_optics`` (``hsi.ambiguity.optics_signal``), else per pixel."""
+    kernel = system.psf()
+    if mode != "exact_optics" or kernel is None:
+        return camera_deviation(cube, metamer_cube, system.srf)
+    from hsi.ambiguity import optics_signal
+    sig0 = optics_signal(cube, system.srf, kernel.detach(), system.config.psf_boundary)
+    dev = (optics_signal(metamer_cube, system.srf, kernel.detach(), system.config.psf_boundary) - sig0
+           ).abs().amax(dim=(1, 2, 3))
+    return dev, dev / sig0.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
+
+
+def _render_paired_noise(system: ImagingSystem, cube: torch.Tensor, metamer_cube: torch.Tensor,
+                         generators: list[torch.Generator]) -> tuple[RenderResult, RenderResult]:
+    """``render_pair`` with one noise realisation per pair: the original is rendered exactly as
+    ``render_rgb`` does with ``generators`` (one per image); its metamer gets the same realisation,
+    ``noisy_m = max(clean_m + (noisy_s - clean_s), 0)``, then its own auto-exposure and quantisation.
+    (The same seed for both would not do: Poisson sampling consumes a rate-dependent number of random
+    numbers, so two streams drift apart after the first value whose rate differs in the last bit.)"""
+    from hsi.render import add_noise, expose_and_quantise
+    cfg, n = system.config, cube.shape[0]
+    clean = system.camera_signal(torch.cat([cube, metamer_cube]), clip=True)       # as render_rgb: clipped
+    noisy_s = add_noise(clean[:n], cfg.npe, cfg.noise_type, cfg.div_factor_to_1pe, generators)
+    noisy_m = (clean[n:] + (noisy_s - clean[:n])).clamp_min(0)
+    out = []
+    for signal in (noisy_s, noisy_m):
+        dn, gain = expose_and_quantise(signal, cfg)
+        out.append(RenderResult(dn=dn, signal=signal, gain=gain, config=cfg))
+    return out[0], out[1]
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -161,7 +235,7 @@ def _sync(device: torch.device) -> None:
 def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode: str = "clip",
                         config: RenderConfig | None = None, noise_seed: int = 0, scenes: Sequence[str] | None = None,
                         metamer_cube: torch.Tensor | None = None, timed: bool = False,
-                        **metamer_kwargs) -> MetamerPair:
+                        paired_noise: bool = False, **metamer_kwargs) -> MetamerPair:
     """Make the alpha-metamer of ``cube`` and render both through the camera, the PSF and the noise.
 
     Args:
@@ -169,10 +243,11 @@ def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode
         system: ``hsi.imaging.ImagingSystem`` (or, as before, the ``(bands, 3)`` camera response, then
             ``psf`` and ``config`` give the rest).
         alpha: metameric-black coefficient, scalar or ``(N,)``.
-        mode: ``"clip"`` (the paper's) or ``"exact"`` (``hsi.metamer``).
-        noise_seed, scenes: per-image noise streams (see ``render_pair``).
+        mode: ``"clip"`` (the paper's), ``"exact"`` or ``"exact_optics"`` (through the system's PSF and
+            boundary; ``hsi.metamer.make_metamer``).
+        noise_seed, scenes, paired_noise: per-image noise streams (see ``render_pair``).
         metamer_cube: a metamer made before (e.g. read from disk): not recomputed; its deviations are
-            measured (``MetamerPair.metamer`` is then None).
+            measured (through the PSF for ``exact_optics``; ``MetamerPair.metamer`` is then None).
         timed: record the seconds of each stage in ``MetamerPair.timings`` (synchronising a GPU).
         metamer_kwargs: passed to ``hsi.metamer.make_metamer`` (e.g. ``max_iter`` for exact).
     """
@@ -186,11 +261,12 @@ def render_metamer_pair(cube: torch.Tensor, system, psf=None, *, alpha=0.0, mode
     else:
         met, metamer_cube = None, metamer_cube.unsqueeze(0) if metamer_cube.ndim == 3 else metamer_cube
         a = torch.as_tensor(alpha, dtype=torch.float64).reshape(-1).expand(cube.shape[0])
-        dev, rel = camera_deviation(cube, metamer_cube, system.srf)
+        dev, rel = _pair_deviation(cube, metamer_cube, system, mode)
     if timed:
         _sync(cube.device)
     t1 = time.perf_counter()
-    original, rendered = render_pair(cube, metamer_cube, system, noise_seed=noise_seed, scenes=scenes)
+    original, rendered = render_pair(cube, metamer_cube, system, noise_seed=noise_seed, scenes=scenes,
+                                     paired_noise=paired_noise)
     if timed:
         _sync(cube.device)
     timings = {"metamer": t1 - t0, "render": time.perf_counter() - t1} if timed else {}
@@ -227,7 +303,7 @@ class GenerateOptions:
         noise_seed: run seed of the per-image noise streams.
         alpha: metameric-black coefficient.
         rgb_format: ``png``, ``jpg`` or ``all`` (both).
-        metamer_mode: ``clip`` (paper) or ``exact``.
+        metamer_mode: ``clip`` (paper), ``exact`` or ``exact_optics`` (through the PSF; no PSF: exact).
         psf_boundary: ``circular`` (paper), ``periodic`` or ``linear``.
         quantize: ``truncate`` (paper) or ``round``.
         jpeg_quality: JPEG quality (65).
@@ -239,6 +315,7 @@ class GenerateOptions:
         cube_values: ``refuse`` (default) a source cube with NaN/Inf, negative values, values above 1 or
             only zeros (``hsi.convert.cube_value_problem``, naming the file and the fix), or ``warn`` and
             generate from it as the paper's code does.
+        paired_noise: the metamer gets its original's noise realisation (``render_pair``); default independent.
     """
 
     dataset_path: str = "./datasets"
@@ -262,6 +339,7 @@ class GenerateOptions:
     limit: int | None = None
     exposure_target: float | None = None
     cube_values: str = "refuse"
+    paired_noise: bool = False
 
     def render_config(self, dataset_exposure_target: float) -> RenderConfig:
         """The rendering settings (``exposure_target`` None: the dataset's); raises ``MetamerDataError``."""
@@ -310,6 +388,9 @@ def check_options(opts: GenerateOptions) -> None:
         raise MetamerDataError(f"jpeg_quality must be an integer in 1..100, got {opts.jpeg_quality!r}")
     if opts.metamer_mode not in METAMER_MODES:
         raise MetamerDataError(f"metamer_mode must be one of {METAMER_MODES}, got {opts.metamer_mode!r}")
+    if opts.metamer_mode == "exact_optics" and opts.psf_boundary == "linear":
+        raise MetamerDataError("metamer_mode exact_optics needs a periodic boundary (--psf_boundary circular or "
+                               "periodic): through a zero-padded PSF the camera signal is not a per-frequency system")
     if opts.cube_values not in CUBE_VALUE_POLICIES:
         raise MetamerDataError(f"cube_values must be one of {CUBE_VALUE_POLICIES}, got {opts.cube_values!r}")
     rgb_formats(opts.rgb_format)
@@ -398,6 +479,8 @@ def plan_generation(opts: GenerateOptions) -> GenerationPlan:
         "alpha": float(opts.alpha), "metamer_mode": opts.metamer_mode, "noise_seed": int(opts.noise_seed),
         "jpeg_quality": int(opts.jpeg_quality), "render": cfg.as_dict(),
     }
+    if opts.paired_noise:               # only when set: folders made before the flag stay valid
+        settings["paired_noise"] = True
     return GenerationPlan(options=opts, dataset=spec.name, dataset_dir=ddir, out_dir=ddir / out_name, scenes=scenes,
                           formats=formats, system=system, spec_hw=(spec.height, spec.width), settings=settings)
 
@@ -600,6 +683,7 @@ class ManifestStore:
         from hsi.io import atomic_write_json
         manifest = {**record, "scenes": {s: self.scenes[s] for s in order if s in self.scenes},
                     SOURCES_KEY: {s: self.sources[s] for s in order if s in self.sources and s in self.scenes}}
+        manifest["pair_bound"] = pair_bound_summary(manifest["scenes"])
         try:
             atomic_write_json(self.path, manifest)
         except OSError as exc:
@@ -736,8 +820,10 @@ def _generate_scene(plan: GenerationPlan, item, loaded, store: ManifestStore, wr
     cube = torch.from_numpy(cube_np).to(device).unsqueeze(0)
     given = None if met_np is None else torch.from_numpy(met_np).to(device).unsqueeze(0)
     pair = render_metamer_pair(cube, plan.system, alpha=float(opts.alpha), mode=opts.metamer_mode,
-                               noise_seed=opts.noise_seed, scenes=[scene], metamer_cube=given, timed=True)
-    st = pair.stats(0) if given is None else {**store.scenes.get(scene, {}), **pair.stats(0)}
+                               noise_seed=opts.noise_seed, scenes=[scene], metamer_cube=given, timed=True,
+                               paired_noise=opts.paired_noise)
+    new = pair.stats(0, plan.formats, opts.jpeg_quality)
+    st = new if given is None else {**store.scenes.get(scene, {}), **new}
     st.update(split=split, metamer_mode=opts.metamer_mode)
     progress.metamer += pair.timings["metamer"]
     progress.render += time.perf_counter() - t0 - pair.timings["metamer"]
@@ -918,3 +1004,25 @@ def summarise_manifest(manifest: dict) -> dict:
             "dn_mean_abs_diff": mean("dn_mean_abs_diff"), "spectral_rmse": mean("spectral_rmse"),
             "clipped_fraction": mean("clipped_fraction"),
             "rgb_rel_dev_max": max(float(s.get("rgb_rel_dev", 0.0)) for s in sc)}
+
+
+def pair_bound_summary(scenes: dict) -> dict:
+    """The dataset-level ``pair_bound`` of a generation manifest's ``scenes`` entries.
+
+    Returns ``{"valid": {RMSE, SAM, MRAE}, "all": {...}`` (means of the per-scene ``pair_distance``
+    bounds over the valid-split scenes and over all scenes; None where there are none),
+    ``"scenes"``, ``"valid_scenes"``, ``"rgb_identical_scenes"`` (counts) and ``"strict"``: every scene's
+    images are byte-identical in every written format, so the bound holds exactly for any RGB-only
+    method (otherwise it is approximate: clipped metamers, independent noise or rounding flips).
+    """
+    entries = [e for e in scenes.values() if "pair_distance" in e]
+
+    def means(rows):
+        if not rows:
+            return None
+        return {k: float(np.mean([r["pair_distance"][k] for r in rows])) for k in ("RMSE", "SAM", "MRAE")}
+    identical = [bool(e.get("rgb_identical")) and all(e["rgb_identical"].values()) for e in entries]
+    valid = [e for e in entries if e.get("split") == "valid"]
+    return {"valid": means(valid), "all": means(entries), "scenes": len(entries), "valid_scenes": len(valid),
+            "rgb_identical_scenes": int(sum(identical)),
+            "strict": bool(entries) and len(entries) == len(scenes) and all(identical)}

@@ -9,9 +9,14 @@ Train_Metamer_RGB/<scene>_{original,metamer}.{png,jpg} for the train and valid s
 deleted: complete scenes are skipped, scenes whose source cube changed or whose files are damaged are
 regenerated, --overwrite regenerates all. One process at a time per folder (a second one stops at once,
 naming the first); a killed run resumes. The paper's flags keep their meaning and defaults;
---metamer_mode, --psf_boundary, --quantize, --jpeg_quality, --exposure_target, --cube_values,
---overwrite, --out_name, --device and --limit are the toolkit's. User errors print "error: ..." and exit
+--metamer_mode (clip, exact, exact_optics), --psf_boundary, --quantize, --jpeg_quality, --exposure_target,
+--cube_values, --paired_noise, --overwrite, --out_name, --device and --limit are the toolkit's. User errors print "error: ..." and exit
 with code 2 (--debug shows the traceback). The logic is in hsi.metamer_data.
+The manifest records per scene the paired bound (pair_distance: RMSE, SAM, MRAE) and whether the two
+images are byte-identical (rgb_identical, per format), and the dataset's pair_bound summary:
+
+    python ./metamer/generate_metamers.py --psf_name double_gauss_50mm_F1.8 --dataset_name SYNTH \
+        --metamer_mode exact_optics --npe 1000 --paired_noise True
 """
 import argparse
 from pathlib import Path
@@ -21,6 +26,7 @@ from hsi.cli_types import bool_flag, finite_float, int_range, non_negative_float
     unit_interval
 from hsi.datasets import DATASETS
 from hsi.errors import run_main
+from hsi.metamer import METAMER_MODES
 from hsi.metamer_data import CUBE_VALUE_POLICIES, RGB_FORMAT_CHOICES, GenerateOptions, generate_metamer_dataset
 from hsi.optics import list_psfs
 
@@ -34,6 +40,13 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
 def _npe(text: str) -> float:
     value = non_negative_float(text)
     return int(value) if value.is_integer() else value
+
+
+def _add_ambiguity_flags(group, d: GenerateOptions) -> None:
+    """Flags of the paired bound (issue 13); --metamer_mode exact_optics is among --metamer_mode's choices."""
+    bool_flag(group, "--paired_noise", d.paired_noise,
+              help="True: each metamer gets its original's noise realisation (exact metamers stay byte-identical "
+                   "under noise, the manifest's pair_bound stays strict); False: independent streams")
 
 
 def _generate(argv: list[str]) -> int:
@@ -61,8 +74,9 @@ def _generate(argv: list[str]) -> int:
     paper.add_argument("--rgb_format", default=d.rgb_format, choices=RGB_FORMAT_CHOICES,
                        help="png (lossless), jpg or all (both)")
     new = ap.add_argument_group("the toolkit's flags")
-    new.add_argument("--metamer_mode", default=d.metamer_mode, choices=["clip", "exact"],
-                     help="clip = the paper's max(m, 0); exact = nearest valid metamer with identical camera RGB")
+    new.add_argument("--metamer_mode", default=d.metamer_mode, choices=list(METAMER_MODES),
+                     help="clip = the paper's max(m, 0); exact = nearest valid metamer with identical camera RGB; "
+                          "exact_optics = identical camera RGB through the PSF (periodic --psf_boundary)")
     new.add_argument("--psf_boundary", default=d.psf_boundary, choices=["circular", "periodic", "linear"],
                      help="circular = the paper's FFT convolution; linear = zero padding, nothing wraps")
     new.add_argument("--quantize", default=d.quantize, choices=["truncate", "round"],
@@ -79,6 +93,7 @@ def _generate(argv: list[str]) -> int:
     new.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
     new.add_argument("--limit", type=positive_int, default=None, help="only the first N scenes (train list first)")
     new.add_argument("--no_progress", action="store_true", help="no progress bar")
+    _add_ambiguity_flags(new, d)
     args = ap.parse_args(argv)
     opts = GenerateOptions(
         dataset_path=args.dataset_path, dataset_name=args.dataset_name, psf_name=args.psf_name,
@@ -87,7 +102,7 @@ def _generate(argv: list[str]) -> int:
         rgb_format=args.rgb_format, metamer_mode=args.metamer_mode, psf_boundary=args.psf_boundary,
         quantize=args.quantize, jpeg_quality=args.jpeg_quality, overwrite=args.overwrite, device=args.device,
         out_name=args.out_name, limit=args.limit, exposure_target=args.exposure_target,
-        cube_values=args.cube_values)
+        cube_values=args.cube_values, paired_noise=args.paired_noise)
     generate_metamer_dataset(opts, progress=not args.no_progress)
     return 0
 

@@ -1,7 +1,7 @@
 """On-the-fly metamer rendering inside the training step (on the GPU when there is one).
 
-Per patch: a random alpha (uniform in ``alpha_range``), the metamer of the cube patch (``clip`` or
-``exact``), then the same image formation as the on-disk data (``ImagingSystem.render``, i.e.
+Per patch: a random alpha (uniform in ``alpha_range``), the metamer of the cube patch (``clip``,
+``exact`` or ``exact_optics``), then the same image formation as the on-disk data (``ImagingSystem.render``, i.e.
 ``hsi.render.render_rgb``: PSF, projection, noise, exposure with the full image's gain, quantisation)
 and the paper's min-max input normalisation with the full image's range (``scene_stats``). The target is
 the metamer cube (as in the paper's on-the-fly trainer).
@@ -15,6 +15,17 @@ equals a linear (zero-padded) convolution of the whole image there, at a fractio
 The two settings derived from the run's ``RenderConfig`` live here only: the full-image statistics
 render noiselessly with a linear boundary (``scene_stats``); the patches with the boundary the margin
 allows (``OnTheFlyRenderer``).
+
+``exact_optics``: the metamer of each patch *with its margin* through the system's PSF, solved with the
+periodic convolution at that size (``hsi.metamer.make_metamer``, ``boundary="periodic"``): its camera
+signal through the PSF equals the patch's on every pixel of the padded patch, in the convolution the
+renderer itself uses when the margin covers the PSF. Approximations: (1) it is a metamer of the padded
+patch as an image of its own, not the restriction of a whole-image metamer (which would also depend on
+the surroundings beyond the margin); since the original's periodic render equals its whole-image
+(linear) render on the cropped patch, the metamer's rendered patch equals the original's true one there;
+(2) when the margin does not cover the PSF the renderer convolves linearly (zero padding) while the
+metamer is solved periodically: the two signals then differ within the PSF's half-extent of the padded
+patch's edge (up to ``psf_margin - margin`` pixels into the cropped patch), and agree elsewhere.
 """
 from __future__ import annotations
 
@@ -69,19 +80,23 @@ class OnTheFlyRenderer:
         system: ``hsi.imaging.ImagingSystem`` with the rendering settings of the on-disk data (noise,
             exposure target, quantisation); its PSF boundary is set from the margin. Its optical element
             is shared (moved to ``device`` in place).
-        metamer_mode: ``clip`` or ``exact``.
+        metamer_mode: ``clip``, ``exact`` or ``exact_optics`` (see the module docstring).
         alpha_range: (low, high) of the uniform alpha.
         margin: context pixels per side in the incoming patches.
         seed: seeds the alpha and noise generators (their states are checkpointed by the engine).
         device: where to render (default: the system's device).
+        metamer_kwargs: passed to ``hsi.metamer.make_metamer`` (e.g. ``tol``, ``max_iter``).
     """
 
     def __init__(self, system, psf=None, config: RenderConfig | None = None, metamer_mode: str = "clip",
                  alpha_range: tuple[float, float] = (-1.0, 2.0), margin: int = 0, seed: int = 0,
-                 device: str | torch.device | None = None):
+                 device: str | torch.device | None = None, metamer_kwargs: dict | None = None):
         system = as_system(system, psf, config, torch.float32)
         self.device = torch.device(system.device if device is None else device)
         self.metamer_mode, self.alpha_range, self.margin, self.seed = metamer_mode, alpha_range, margin, seed
+        self.metamer_kwargs = dict(metamer_kwargs or {})
+        if metamer_mode == "exact_optics":        # solved at the padded patch's size, periodically
+            self.metamer_kwargs.setdefault("boundary", "periodic")
         # the context margin replaces the paper's wrap-around (see the module docstring)
         kernel = system.psf()
         covered = kernel is not None and self.margin >= psf_margin(kernel)
@@ -108,11 +123,16 @@ class OnTheFlyRenderer:
         self.generator.set_state(state["generator"])
 
     @torch.no_grad()
+    def metamer(self, cube: torch.Tensor, alpha) -> torch.Tensor:
+        """The metamer ``(N, bands, H, W)`` of the padded patches ``cube`` (same shape) for ``alpha (N,)``."""
+        return self.system.metamer(cube, alpha, mode=self.metamer_mode, **self.metamer_kwargs).cube
+
+    @torch.no_grad()
     def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         cube = batch["cube"].to(self.device, non_blocking=True).float()
         n = cube.shape[0]
         alpha = random_alpha(n, *self.alpha_range, generator=self.generator, device=self.device)
-        metamer = self.system.metamer(cube, alpha, mode=self.metamer_mode).cube
+        metamer = self.metamer(cube, alpha)
         gain = batch["gain"].to(self.device, non_blocking=True)
         # the one rendering path of the on-disk data, on the patch with its context, then cropped
         dn = self.system.render(metamer, generator=self.generator, gain=gain).dn

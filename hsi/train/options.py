@@ -62,7 +62,8 @@ class OnTheFlyOptions:
     Attributes:
         srf_path: camera response (.npz in the paper's format, .csv or a camera name; the paper's default
             path means the shipped Basler camera). psf_path: folder of the PSF files.
-        on_the_fly: False trains on the on-disk originals. metamer_mode: ``clip`` or ``exact``.
+        on_the_fly: False trains on the on-disk originals. metamer_mode: ``clip``, ``exact`` or
+            ``exact_optics`` (``hsi.metamer.METAMER_MODES``).
         alpha_min, alpha_max: the metamers' alpha is uniform in ``[alpha_min, alpha_max)``.
         quantize: ``truncate``, ``round`` or ``none``, as the on-disk data were generated.
     """
