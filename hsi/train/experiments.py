@@ -21,8 +21,8 @@ from hsi.io import atomic_write_text, write_mat_cube
 from hsi.metrics import METRIC_NAMES, MRAE_BREAKDOWN_KEYS
 from hsi.models import build_model, get_spec
 from hsi.render import RenderConfig
-from hsi.report.bound import pair_bound_of
-from hsi.report.record import ValidationRecord, check_tag
+from hsi.pair_bound import pair_bound_of
+from hsi.records import ValidationRecord, check_tag
 from hsi.train.cli import (cache_of, camera_srf, cube_pairs, dataset_rgb_pairs, device_of, generate_command, generated_dir, paired_scenes,
                            pretrained_of, train_config_fields, write_scene_list)
 from hsi.train.engine import TrainConfig, train
