@@ -86,6 +86,7 @@ class _Inputs:
 def _resolve(opts: AmbiguityOptions) -> _Inputs:
     from hsi.camera import load_camera
     from hsi.datasets import SPLITS, dataset_dir, get_dataset_spec, read_splits, spec_path
+    from hsi.layout import dataset_folder
     from hsi.device import resolve_device
     from hsi.optics import load_psf
 
@@ -97,14 +98,15 @@ def _resolve(opts: AmbiguityOptions) -> _Inputs:
     if opts.max_scenes is not None and opts.max_scenes < 1:
         raise AmbiguityError(f"max_scenes must be >= 1, got {opts.max_scenes}")
     ddir = dataset_dir(opts.dataset_path, spec.name)
-    if not (ddir / "Train_Spec").is_dir():
-        raise AmbiguityError(f"{ddir / 'Train_Spec'}: folder not found; convert the dataset first "
+    spec_dir = dataset_folder(ddir, "spec")
+    if not spec_dir.is_dir():
+        raise AmbiguityError(f"{spec_dir}: folder not found; convert the dataset first "
                              f"(dataset_tools/prepare_<NAME>.py, or dataset_tools/make_synthetic.py for SYNTH)")
     scenes = sorted(read_splits(ddir)[opts.split])[: opts.max_scenes]
     missing = [s for s in scenes if not spec_path(ddir, s).is_file()]
     if missing or not scenes:
         raise AmbiguityError(f"{len(missing)} of {len(scenes)} {opts.split} scene(s) have no file in "
-                             f"{ddir / 'Train_Spec'} (e.g. {missing[:3]}); check the dataset with "
+                             f"{spec_dir} (e.g. {missing[:3]}); check the dataset with "
                              f"dataset_tools/check_dataset.py {ddir}")
     camera = load_camera(opts.srf_path)
     psf = load_psf(opts.psf_name, opts.psf_path)
