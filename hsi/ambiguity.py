@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hsi.metamer import MetamerResult, _alpha_tensor, alpha_metamer
+from hsi.metamer import MetamerResult, _alpha_tensor, alpha_metamer, exact_bounds
 from hsi.metrics import EPSILON, crop_border
 from hsi.render import PSF_BOUNDARIES, convolve_psf
 
@@ -247,20 +247,6 @@ def pair_distance(original: torch.Tensor, metamer: torch.Tensor, eps: float = EP
 
 
 # ------------------------------------------------------------------------- 3. metamers through optics
-def exact_bounds(cube64: torch.Tensor, upper=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The per-value bounds of ``hsi.metamer.metamer_exact``: ``lo = min(s, 0)``, ``hi = max(s, upper)``,
-    ``upper`` per image (scalar or ``(N,)``; default the image's maximum), so ``s`` itself is feasible.
-    (Same rule as ``metamer_exact``; to be shared from ``hsi.metamer`` when the two are merged.)"""
-    n = cube64.shape[0]
-    if upper is None:
-        up = cube64.amax(dim=(1, 2, 3))
-    else:
-        up = torch.as_tensor(upper, dtype=torch.float64, device=cube64.device).reshape(-1).expand(n)
-    lo = torch.minimum(cube64, torch.zeros((), dtype=cube64.dtype, device=cube64.device))
-    hi = torch.maximum(cube64, up.view(-1, 1, 1, 1))
-    return lo, hi
-
-
 def psf_transfer(psf: torch.Tensor, size: tuple[int, int], boundary: str = "circular") -> torch.Tensor:
     """``(bands, H, W//2+1)`` complex128 transfer function of ``hsi.render.convolve_psf`` at image
     ``size``: the ``rfft2`` of its response to a unit impulse at pixel (0, 0). Exact for the periodic

@@ -193,6 +193,19 @@ def _newton_dual(m_r: torch.Tensor, lo_r: torch.Tensor, hi_r: torch.Tensor, targ
     return x, it
 
 
+def exact_bounds(cube64: torch.Tensor, upper=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-value bounds of the ``exact`` modes: ``lo = min(s, 0)``, ``hi = max(s, upper)`` with
+    ``upper`` per image (scalar or ``(N,)``; default the image's maximum), so ``s`` itself is feasible.
+    ``cube64``: ``(N, bands, H, W)`` float64; returns two tensors of its shape."""
+    n = cube64.shape[0]
+    if upper is None:
+        up = cube64.amax(dim=(1, 2, 3))
+    else:
+        up = torch.as_tensor(upper, dtype=torch.float64, device=cube64.device).reshape(-1).expand(n)
+    lo = torch.minimum(cube64, torch.zeros((), dtype=cube64.dtype, device=cube64.device))
+    return lo, torch.maximum(cube64, up.view(-1, 1, 1, 1))
+
+
 def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Tensor | float | None = None,
                   max_iter: int = 100, tol: float = 1e-8) -> MetamerResult:
     """Nearest valid exact metamer: ``argmin ||x - m||`` s.t. ``C^T x = C^T s`` and ``lo <= x <= hi``.
@@ -218,12 +231,7 @@ def metamer_exact(cube: torch.Tensor, srf: torch.Tensor, alpha, upper: torch.Ten
     c = srf.to(dtype=torch.float64, device=cube.device)
     s = cube.to(torch.float64)
     m = alpha_metamer(cube, srf, alpha)
-    if upper is None:
-        up = s.amax(dim=(1, 2, 3))
-    else:
-        up = torch.as_tensor(upper, dtype=torch.float64, device=cube.device).reshape(-1).expand(n)
-    lo = torch.minimum(s, torch.zeros((), dtype=s.dtype, device=s.device))
-    hi = torch.maximum(s, up.view(-1, 1, 1, 1))
+    lo, hi = exact_bounds(s, upper)
     clipped = ((m < lo) | (m > hi)).to(torch.float64).mean(dim=(1, 2, 3))
 
     # pixels as rows: (P, bands); only unconverged pixels are carried through the iterations

@@ -28,7 +28,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from hsi.io import DEFAULT_WAVELENGTHS_NM, atomic_path, atomic_write_json, normalise_rgb, provenance, read_rgb_raw
+from hsi.io import DEFAULT_WAVELENGTHS_NM, atomic_write_json, normalise_rgb, provenance, read_rgb_raw
+from hsi.plotting import new_figure, save_png
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 TILE_ALIGN = 32
@@ -355,20 +356,6 @@ def choose_pixels(srgb: np.ndarray, stride: int, k: int = 4, border: float = 0.0
     return [(int(ys[i]) * stride, int(xs[i]) * stride) for i in chosen]
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: Path, dpi: int = 110) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    return path
-
-
 def write_preview(path: Path, photo: np.ndarray, srgb: np.ndarray, stride: int, net: Network,
                   pixels: Sequence[tuple[int, int]], title: str) -> Path:
     """The photo (``(3, H, W)`` as stored) beside the cube's sRGB rendering ``srgb`` (subsampled by ``stride``)."""
@@ -377,7 +364,7 @@ def write_preview(path: Path, photo: np.ndarray, srgb: np.ndarray, stride: int, 
     h, w = shown.shape[:2]
     from matplotlib import patheffects
     outline = [patheffects.withStroke(linewidth=2, foreground="black")]
-    fig = _figure(11, 11 * h / (2 * w) + 1.4)
+    fig = new_figure(11, 11 * h / (2 * w) + 1.4)
     for ax, img, label in zip(fig.subplots(1, 2), (shown, srgb), ("input photo", "reconstruction rendered to sRGB "
                                                                    "(CIE 1931 observer, own illuminant)")):
         ax.imshow(img, interpolation="nearest")
@@ -392,13 +379,13 @@ def write_preview(path: Path, photo: np.ndarray, srgb: np.ndarray, stride: int, 
                  f"input normalisation: {net.normalisation} ({net.normalisation_source})\n"
                  "A network trained on one camera's rendering generalises poorly to another camera (Finding 1).",
                  fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def write_spectra(path: Path, cube: np.ndarray, pixels: Sequence[tuple[int, int]], title: str,
                   wavelengths_nm: np.ndarray = DEFAULT_WAVELENGTHS_NM) -> Path:
     """Reconstructed spectra at ``pixels`` (``(y, x)`` of ``cube (bands, H, W)``), numbered as in the preview."""
-    fig = _figure(6.5, 4)
+    fig = new_figure(6.5, 4)
     ax = fig.subplots()
     for i, (y, x) in enumerate(pixels):
         ax.plot(wavelengths_nm, cube[:, y, x], color=f"C{i}", marker=".", label=f"{i + 1}: (y={y}, x={x})")
@@ -408,7 +395,7 @@ def write_spectra(path: Path, cube: np.ndarray, pixels: Sequence[tuple[int, int]
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 # ------------------------------------------------------------------------------------ the script

@@ -11,7 +11,7 @@ from hsi.io import read_mat_cube, read_rgb
 from hsi.layout import metamer_cube_path, metamer_rgb_path, spec_path
 from hsi.metrics import NEAR_ZERO
 
-from .figures import new_figure, save_png
+from hsi.plotting import new_figure, save_png
 from .labels import method_label
 from hsi.metrics import centre_crop, mrae_map, mrae_map_above, rmse_map, sam_map
 from .record import ValidationRecord

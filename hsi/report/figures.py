@@ -10,29 +10,15 @@ from typing import Sequence
 
 import numpy as np
 
-from hsi.io import atomic_path
 from hsi.metrics import METRIC_NAMES, MRAE_NEAR_ZERO_FRACTION, MRAE_WITHOUT_NEAR_ZERO, NEAR_ZERO
 
 from .record import PAIR_BOUND_METRICS
 
 from .collect import TrainingRun
 from .labels import method_label, method_order
+from hsi.plotting import new_figure, save_png
+
 from .tables import METRIC_UNITS, ResultTable, metric_heading, original_metamer_pairs
-
-
-def new_figure(width: float, height: float):
-    """A matplotlib figure rendered by Agg (no pyplot, no global backend state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_png(fig, path: Path, dpi: int = 110) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    return path
 
 
 def safe_name(text: str) -> str:
