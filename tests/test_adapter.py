@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from skimage import segmentation
 
+from hsi.camera import DATA_DIR
 from hsi.models import build_model
 from hsi.models.adapter import extra_inputs, run_model, slic_labels, ssrnet_srf
 
@@ -28,7 +29,7 @@ def test_slic_labels_are_the_paper_loaders_labels():
 
 
 def test_ssrnet_srf_rows_sum_to_one_and_default_is_the_paper_camera():
-    csv = np.loadtxt(Path(__file__).resolve().parents[1] / "hsi" / "data" / "basler_a2A5320-23ucBAS_srf.csv", delimiter=",", skiprows=1)
+    csv = np.loadtxt(Path(DATA_DIR) / "basler_a2A5320-23ucBAS_srf.csv", delimiter=",", skiprows=1)
     expected = torch.from_numpy(csv[:, 1:].T.astype(np.float32))
     expected = expected / expected.sum(-1, keepdim=True)
     torch.testing.assert_close(ssrnet_srf(), expected)

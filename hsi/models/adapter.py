@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hsi.io.mat import WAVELENGTHS_NM
+
 from .zoo import get_spec
 
 __all__ = ["ZooModule", "zoo_module_class", "run_model", "extra_inputs", "slic_labels", "ssrnet_srf", "SLIC_SEGMENTS", "DEFAULT_SRF_WAVELENGTHS_NM"]
@@ -35,7 +37,7 @@ __all__ = ["ZooModule", "zoo_module_class", "run_model", "extra_inputs", "slic_l
 SLIC_SEGMENTS: tuple[int, ...] = (8, 12, 16, 20)
 """n_segments of the four SLIC label maps HPRN uses (the paper's ``slic_scales``)."""
 
-DEFAULT_SRF_WAVELENGTHS_NM = np.arange(400, 701, 10)
+DEFAULT_SRF_WAVELENGTHS_NM = WAVELENGTHS_NM  # the toolkit's 31 bands (hsi.io.mat)
 """Band centres (nm) of the 31-band cubes; the default camera is sampled there."""
 
 
