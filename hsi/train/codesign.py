@@ -188,9 +188,6 @@ class CodesignTrainer(Trainer):
         self.optics_optimizer = torch.optim.Adam(self.optics.parameters(), lr=c.optics_lr, betas=(0.9, 0.999))
         self.optics_scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optics_optimizer, T_max=total,
                                                                            eta_min=c.optics_eta_min)
-        if self.valid_pairs:
-            self.valid_set = CurrentPSFValidation(self.valid_pairs, self.cache, self.renderer.system, self.cfg.seed,
-                                                  self.centre_crop)
 
     def resume(self) -> int:
         start = super().resume()
@@ -238,7 +235,14 @@ class CodesignTrainer(Trainer):
                                                             method=self.cfg.method, codesign=vars_of(self.codesign)))
 
     def validate(self) -> dict | None:
+        """The engine's validation on the held-out scenes rendered through the current PSF (computed once);
+        ``psf_best.npz`` beside each new ``best.pth``."""
         best = self.best
+        if self.valid_pairs:
+            with torch.no_grad():
+                kernel = self.optics().detach()
+            self.valid_set = CurrentPSFValidation(self.valid_pairs, self.cache, self.renderer.system.with_optics(kernel),
+                                                  self.cfg.seed, self.centre_crop)
         summary = super().validate()
         if self.info.is_main and self.best < best:
             self._export(PSF_BEST)
