@@ -9,7 +9,12 @@ step: fused Adam on CUDA), ``amp`` (bf16 autocast), ``amp+compile`` (torch.compi
 * ``data``: batches from the data path (DataLoader workers, or scenes held on the device with
   ``--data_on_device on``; on the fly also rendered on the device), no network;
 * ``step``: forward, loss, backward and Adam on random tensors already on the device;
-* ``loop``: ``hsi.train.engine.train`` itself (steady state: median of its logged windows after warm-up).
+* ``loop``: ``hsi.train.engine.train`` itself (steady state: median of its logged windows after warm-up);
+* ``codesign``: the on-the-fly step (render + forward, loss, backward, Adam) with a fixed PSF beside the
+  co-design step (``hsi.train.codesign``: the PSF recomputed from the DOE once per step, gradient into the
+  height map, two Adams), same method, batch, crop and PSF window, on random cube patches (no dataset)::
+
+    OMP_NUM_THREADS=1 python bench/train_throughput.py --parts codesign --modes fp32 --batch_size 2 --crop_size 64
 
 Needs a dataset in the paper's layout with the fixed-metamer data, e.g.::
 
@@ -107,6 +112,45 @@ def step_rate(method, batch, crop, device, amp, compile_mode, fused, n_steps) ->
     return n_steps * batch / (time.perf_counter() - t), peak
 
 
+def codesign_rates(method, batch, crop, device, codesign, n_steps) -> dict:
+    """Steps/s of the fixed-PSF on-the-fly step and of the co-design step (``codesign``: CodesignOptions)."""
+    from hsi.imaging import ImagingSystem
+    from hsi.train.codesign import CodesignRenderer, build_element
+    element = build_element(codesign, device=device)
+    config = RenderConfig(npe=1000, exposure_target=0.18)
+    margin = codesign.psf_size // 2
+    size = crop + 2 * margin
+    batch_in = {"cube": torch.rand(batch, 31, size, size, device=device), "gain": torch.full((batch,), 0.02),
+                "dn_min": torch.zeros(batch), "dn_max": torch.full((batch,), 255.0)}
+    srf = torch.from_numpy(load_srf())
+    fixed = OnTheFlyRenderer(ImagingSystem.from_arrays(srf, element().detach(), config, device), margin=margin)
+    learned = CodesignRenderer(ImagingSystem.from_arrays(srf, element, config, device), margin=margin)
+    loss_fn, out = get_loss("l1"), {}
+    for kind, renderer in (("fixed_psf", fixed), ("codesign", learned)):
+        model = build_model(method).to(device)
+        params = list(model.parameters())
+        opts = [torch.optim.Adam(params, lr=1e-4)] + ([torch.optim.Adam(element.parameters(), lr=1e-2)]
+                                                       if kind == "codesign" else [])
+
+        def step():
+            rgb, target = renderer(batch_in)
+            loss = loss_fn(run_model(model, method, rgb).float(), target)
+            for o in opts:
+                o.zero_grad(set_to_none=True)
+            loss.backward()
+            for o in opts:
+                o.step()
+        for _ in range(2):
+            step()
+        _sync(device)
+        t = time.perf_counter()
+        for _ in range(n_steps):
+            step()
+        _sync(device)
+        out[kind] = n_steps / (time.perf_counter() - t)
+    return out
+
+
 def loop_rate(method, train_set, renderer, batch, workers, device, amp, compile_mode, iterations, srf,
               on_device) -> float:
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +176,10 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="+", default=["mst_plus_plus"])
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--data", nargs="+", default=["fixed", "onthefly"], choices=["fixed", "onthefly"])
-    ap.add_argument("--parts", nargs="+", default=["data", "step", "loop"], choices=["data", "step", "loop"])
+    ap.add_argument("--parts", nargs="+", default=["data", "step", "loop"], choices=["data", "step", "loop", "codesign"])
+    ap.add_argument("--psf_size", type=int, default=31, help="codesign: PSF window (px)")
+    ap.add_argument("--doe_grid", type=int, default=128, help="codesign: pupil samples per axis")
+    ap.add_argument("--doe_oversample", type=int, default=3, help="codesign: sub-samples per pixel and axis")
     ap.add_argument("--batch_size", type=int, default=20)
     ap.add_argument("--crop_size", type=int, default=128)
     ap.add_argument("--stride", type=int, default=8)
@@ -150,6 +197,25 @@ def main(argv=None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
+    records = []
+
+    def emit(**rec):
+        rec = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+               "batch_size": args.batch_size, "crop_size": args.crop_size, **rec}
+        records.append(rec)
+        print(json.dumps(rec), flush=True)
+
+    if "codesign" in args.parts:
+        from hsi.train.codesign import CodesignOptions
+        copts = CodesignOptions(psf_size=args.psf_size, doe_grid=args.doe_grid, doe_oversample=args.doe_oversample)
+        for method in args.methods:
+            r = codesign_rates(method, args.batch_size, args.crop_size, device, copts, args.batches)
+            emit(part="codesign", method=method, psf_size=args.psf_size, doe_grid=args.doe_grid,
+                 doe_oversample=args.doe_oversample, fixed_psf_steps_per_s=round(r["fixed_psf"], 3),
+                 codesign_steps_per_s=round(r["codesign"], 3), ratio=round(r["fixed_psf"] / r["codesign"], 3))
+        if set(args.parts) == {"codesign"}:
+            atomic_write_json(args.out, provenance(args=vars(args), records=records))
+            return 0
     spec = get_dataset_spec(args.dataset_name)
     root = Path(args.dataset_path) / args.dataset_name
     cache = cache_of(root, args.cache_dir)
@@ -170,13 +236,6 @@ def main(argv=None) -> int:
         margin = psf_margin(kernel)
         renderer = OnTheFlyRenderer(torch.from_numpy(srf), kernel, config, "clip", (-1.0, 2.0), margin, 0, device)
         sets["onthefly"] = (PatchDataset(pairs, cache, args.crop_size, args.stride, margin, stats), renderer)
-    records = []
-
-    def emit(**rec):
-        rec = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-               "batch_size": args.batch_size, "crop_size": args.crop_size, **rec}
-        records.append(rec)
-        print(json.dumps(rec), flush=True)
 
     if "data" in args.parts:
         for kind, (ds, renderer) in sets.items():

@@ -72,7 +72,7 @@ TABLES: dict[str, TableSpec] = {s.key: s for s in [
               _table6_7_columns(), _table6_7_labels()),
     TableSpec("finding3", "Finding 3: the aberration advantage and spectral encoding",
               "Networks trained and validated with different PSFs / spectral encodings in front of the sensor.",
-              ("none", "double_gauss", "grating", "diffraction_rotation", "singlet"), psf_plot=True),
+              ("none", "double_gauss", "grating", "diffraction_rotation", "singlet", "learned_doe"), psf_plot=True),
 ]}
 
 

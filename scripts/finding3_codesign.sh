@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Finding 3 with a learned encoding: train a DOE jointly with each network on on-the-fly metamers
+# (RGB2HS/train_RGB2HS_codesign.py), copy its best PSF to $PSF_DIR/learned_doe_<method>.npz (+ .json),
+# generate the validation data through it, validate on originals and metamers (report column
+# "learned_doe" of the Finding 3 table) and draw the height map with the PSFs at a few wavelengths.
+# Resumable: training resumes from last.pth, generation and validation skip finished work.
+# Variables (environment): SCALE (quick|paper, lib.sh), NPE_F3, OPTICS, OPTICS_INIT, OPTICS_LR, DOE_GRID,
+# DOE_LEVELS, DOE_OVERSAMPLE, PSF_SIZE, SMOOTHNESS, CODESIGN_ARGS (more flags of the trainer).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+NPE_F3="${NPE_F3:-1000}"
+OPTICS="${OPTICS:-doe}"
+OPTICS_INIT="${OPTICS_INIT:-flat}"
+OPTICS_LR="${OPTICS_LR:-1e-2}"
+DOE_GRID="${DOE_GRID:-128}"
+DOE_LEVELS="${DOE_LEVELS:-None}"
+DOE_OVERSAMPLE="${DOE_OVERSAMPLE:-3}"
+PSF_SIZE="${PSF_SIZE:-31}"
+SMOOTHNESS="${SMOOTHNESS:-0}"
+CODESIGN_ARGS="${CODESIGN_ARGS:-}"
+PSF_DIR="${PSF_DIR:-$RESULTS/finding3/learned_psfs}"
+mkdir -p "$PSF_DIR"
+for ds in $DATASETS; do
+  ensure_dataset "$ds"
+  for m in $METHODS; do
+    say "Finding 3 (co-design): $ds, $m, $OPTICS from $OPTICS_INIT"
+    driver_vars=(DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE="$NPE_F3" RGB_FORMAT=png LOSS_FUNC=l1
+                 RESULT_ROOT="$RESULTS/finding3/train_codesign"
+                 TRAIN_ARGS="--optics $OPTICS --optics_init $OPTICS_INIT --optics_lr $OPTICS_LR --doe_grid $DOE_GRID --doe_levels $DOE_LEVELS --doe_oversample $DOE_OVERSAMPLE --psf_size $PSF_SIZE --smoothness $SMOOTHNESS $CODESIGN_ARGS")
+    run="$(env "${driver_vars[@]}" PRINT_RUN_DIR=True bash -c 'source scripts/lib.sh; run_rgb2hs_trainer train_RGB2HS_codesign.py' | tail -n 1)"
+    env "${driver_vars[@]}" bash -c 'source scripts/lib.sh; run_rgb2hs_trainer train_RGB2HS_codesign.py'
+    src="$run/psf_best.npz"; [ -f "$src" ] || src="$run/psf_last.npz"
+    psf="$PSF_DIR/learned_doe_${ds}_${m}"
+    if [ ! -f "$psf.npz" ] || [ "$src" -nt "$psf.npz" ]; then
+      cp "$src" "$psf.npz.tmp" && cp "${src%.npz}.json" "$psf.json" && mv "$psf.npz.tmp" "$psf.npz"
+    fi
+    [ -f "$psf.png" ] && [ "$psf.png" -nt "$psf.npz" ] || "$PY" -c "import sys
+from hsi.optics.learned import load_element, plot_element
+plot_element(load_element(sys.argv[1]), sys.argv[2], title=sys.argv[3])" "$psf.npz" "$psf.png" "learned DOE ($ds, $m)"
+    generate "$ds" "$psf.npz" "$NPE_F3" png
+    ckpt="$(best_ckpt "$run")"
+    validate_on "$ds" "$m" "$ckpt" "$psf.npz" "$NPE_F3" png metamer "finding3/learned_doe" "$RESULTS/finding3/metamer_learned_doe"
+    validate_on "$ds" "$m" "$ckpt" "$psf.npz" "$NPE_F3" png original "finding3_original/learned_doe" "$RESULTS/finding3/original_learned_doe"
+  done
+done
+say "Finding 3 (co-design) done; figures: $PSF_DIR/*.png; report: $PY ./scripts/report.py --results $RESULTS --out $RESULTS/report"
