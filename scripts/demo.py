@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hsi.demo import format_table, run_metamer_demo
+from hsi.device import resolve_device
 from hsi.io import atomic_write_json, atomic_write_text, provenance
 from hsi.layout import is_no_psf
 
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/demo", help="folder for the table and its provenance")
     args = ap.parse_args(argv)
     psf = None if is_no_psf(args.psf_name) else args.psf_name
+    resolve_device(args.device)  # on the CPU: the thread policy of hsi.device (OMP_NUM_THREADS, idle cores)
     t0 = time.time()
     print(f"[demo] metamers of a ColorChecker scene (measured reflectances x D65) through {args.camera}")
     rows = run_metamer_demo(args.alphas, args.modes, args.npe, psf, args.psf_path, args.camera, args.seed, args.device)
