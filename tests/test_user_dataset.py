@@ -84,3 +84,28 @@ def test_table5_on_a_user_dataset_end_to_end(tmp_path):
             for m in (False, True)}
     orig, met = recs[False]["summary"], recs[True]["summary"]
     assert 0 < orig["RMSE"] < 0.2 and np.isfinite(met["RMSE"]) and met["RMSE"] != orig["RMSE"]
+
+
+def test_a_finished_run_writes_its_model_card(tmp_path):
+    """Every finished training run writes model_card.md; validations on originals and metamers add rows."""
+    from _tiny_data import make_tiny_dataset
+    from hsi.train.experiments import run_training, training_run_dir
+    from hsi.train.model_card import CARD_MD, add_validation
+    from hsi.train.options import EngineOptions, TrainingOptions
+
+    data = make_tiny_dataset(tmp_path / "data", n_train=2, n_valid=1, size=32)
+    opts = TrainingOptions(mode="no_metamer", method="linear", dataset_path=str(data), dataset_name="SYNTH",
+                           result_root=str(tmp_path / "runs"), num_epochs=1, per_epoch_iteration=2, batch_size=2,
+                           crop_size=16, stride=16, valid_freq=2, save_freq=2, log_freq=1,
+                           engine=EngineOptions(device="cpu", num_workers=0, cache_dir=str(tmp_path / "cache")))
+    run_training(opts)
+    run = training_run_dir(opts)
+    card = (run / CARD_MD).read_text()
+    assert "`linear`" in card and "iterations" in card and "npe 0" in card and "not run yet" in card
+    add_validation(run, "metamers", {"summary": {"RMSE": 0.123, "MRAE": 1.0, "PSNR": 20.0, "SAM": 0.1},
+                                     "pair_bound": {"RMSE": 0.0456, "SAM": 0.02, "MRAE": 0.3}})
+    card = (run / CARD_MD).read_text()
+    assert "| metamers | " in card and "0.123" in card and "paired lower bound" in card and "0.0456" in card
+    assert "not run yet" not in card
+    run_training(opts)                        # a resumed (skipped) run keeps the validations on its card
+    assert "0.0456" in (run / CARD_MD).read_text()

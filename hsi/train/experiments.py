@@ -16,6 +16,7 @@ from hsi import layout
 from hsi.data import DataError, FullImageDataset, PatchDataset, check_files, read_split, select_percent
 from hsi.datasets import get_dataset_spec
 from hsi.device import resolve_device
+from hsi.train.model_card import with_model_card
 from hsi.imaging import ImagingSystem
 from hsi.io import atomic_write_text, write_mat_cube
 from hsi.metrics import METRIC_NAMES, MRAE_BREAKDOWN_KEYS
@@ -107,7 +108,7 @@ def run_training(opts: TrainingOptions) -> dict:
                "valid_scenes": valid_scenes, "data_dir": str(gen), "valid_join": opts.data_join})
     out.mkdir(parents=True, exist_ok=True)
     write_scene_list(out, "train_scenes.txt", train_scenes)
-    return train(cfg, train_set, valid_set, renderer)
+    return with_model_card(cfg, train(cfg, train_set, valid_set, renderer))
 
 
 def run_mstpp_training(opts: MstppTrainingOptions) -> dict:
@@ -134,7 +135,7 @@ def run_mstpp_training(opts: MstppTrainingOptions) -> dict:
         extra={"mode": "mstpp", "args": flat_record(opts), "train_scenes": train_scenes, "valid_scenes": valid_scenes})
     out.mkdir(parents=True, exist_ok=True)
     write_scene_list(out, "train_scenes.txt", train_scenes)
-    return train(cfg, train_set, valid_set)
+    return with_model_card(cfg, train(cfg, train_set, valid_set))
 
 
 def _previous_validation(path: Path, ckpt: Path) -> dict | None:
