@@ -40,3 +40,12 @@ def test_summary_shows_every_metric_the_bound_and_the_verdict(tmp_path):
     assert set(json.loads((run / CARD_JSON).read_text())["validations"]) == {"originals (Table V)",
                                                                               "metamers (Table V)"}
     assert "paired lower bound" in (run / CARD_MD).read_text()
+
+
+def test_summary_says_when_no_method_is_accurate_enough(tmp_path):
+    bound = {"RMSE": 0.01, "SAM": 0.05, "MRAE": 0.5, "strict": True, "scenes": 2, "strictness": "exact"}
+    for method in ("rpr2", "mst_plus_plus"):
+        _record(tmp_path, method, False, 0.05, tmp_path / "x.pth")
+        _record(tmp_path, method, True, 0.06, tmp_path / "x.pth", bound)
+    text = format_table5(table5_records(tmp_path))
+    assert text.count("NOT accurate enough") == 2 and "No method here is accurate enough" in text

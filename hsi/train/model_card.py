@@ -16,8 +16,9 @@ from hsi.metrics import METRIC_NAMES
 
 CARD_MD = "model_card.md"
 CARD_JSON = "model_card.json"
-_RENDER_KEYS = ("dataset_name", "psf_name", "noise_type", "npe", "rgb_format", "srf_name", "data_join",
-                "metamer_mode", "alpha_min", "alpha_max", "on_the_fly", "percent")
+_RENDER_KEYS = ("dataset_name", "psf_name", "noise_type", "npe", "rgb_format", "srf_name", "data_join", "percent")
+_ONTHEFLY_KEYS = ("on_the_fly", "metamer_mode", "alpha_min", "alpha_max")
+"""Rendering settings of the on-the-fly trainer only (shown for ``mode == "onthefly"``)."""
 _RECIPE_KEYS = ("loss_func", "batch_size", "crop_size", "patch_size", "stride", "init_lr", "seed")
 
 
@@ -39,7 +40,8 @@ def card_facts(cfg, result: Mapping) -> dict:
             "data_dir": cfg.extra.get("data_dir") or flat.get("data_root"),
             "train_scenes": len(cfg.extra.get("train_scenes") or []),
             "valid_scenes": len(cfg.extra.get("valid_scenes") or []),
-            "rendering": {k: flat[k] for k in _RENDER_KEYS if k in flat},
+            "rendering": {k: flat[k] for k in _RENDER_KEYS + (_ONTHEFLY_KEYS if cfg.extra.get("mode") == "onthefly"
+                                                               else ()) if k in flat and flat[k] is not None},
             "recipe": {k: flat[k] for k in _RECIPE_KEYS if k in flat},
             "iterations": result.get("iterations"), "seconds": result.get("seconds"),
             "training_validation": result.get("final_valid"), "validations": {}}
