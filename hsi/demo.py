@@ -115,7 +115,7 @@ def run_metamer_demo(alphas=(-1.0, 0.0, 0.5, 2.0), modes=("clip", "exact"), npe:
 
 
 TABLE_NOTE = ("RGB diff: original vs metamer rendered with the same noise stream (paired noise). noise floor: two "
-              "independent exposures of the original. |d|/sigma: the noise-free original-metamer difference over the "
+              "independent exposures of the original. d/sigma: the noise-free absolute original-metamer difference over the "
               "noise std sqrt(v/npe) per pixel (max / mean; above ~2-3 a single exposure shows it). out of range: voxels "
               "of the raw metamer (original + alpha x metameric black) outside the valid range; clip mode (the paper's) "
               "sets them to 0, which changes the RGB; exact mode replaces them by the nearest valid spectrum with the "
@@ -124,7 +124,7 @@ TABLE_NOTE = ("RGB diff: original vs metamer rendered with the same noise stream
 
 def format_table(rows: list[DemoRow]) -> str:
     """Markdown table of the demo rows, with the note explaining its columns."""
-    lines = ["| alpha | mode | setting | RGB diff max / mean (DN) | noise floor max / mean (DN) | |d|/sigma max / mean "
+    lines = ["| alpha | mode | setting | RGB diff max / mean (DN) | noise floor max / mean (DN) | d/sigma max / mean "
              "| spectral RMSE | out of range |", "|---:|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         floor = f"{r.noise_floor_max_dn:.0f} / {r.noise_floor_mean_dn:.2f}" if r.detectability_max is not None else "-"
