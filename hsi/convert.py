@@ -33,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from hsi.datasets import SplitListError, get_dataset_spec, read_split_list, shipped_split_dir
+from hsi.datasets import DATASET_JSON, SplitListError, get_dataset_spec, read_split_list, shipped_split_dir
 from hsi.layout import (RGB_DIR, SPEC_DIR, SPLIT_DIR, SPLITS, conversion_manifest_path, is_variant_dir, spec_path,
                         split_list_path)
 from hsi.errors import OptionError, ToolkitError
@@ -497,6 +497,22 @@ def _check_rgb(rep: "DatasetCheck", path: Path, shape_of: dict[str, tuple]) -> N
             rep.errors.append(f"{f}: RGB size {rgb.shape[1:]} differs from its cube's {shp[1:]}")
 
 
+def _dataset_json_problem(path: Path, name: str | None) -> str | None:
+    """What is wrong with ``<path>/dataset.json`` (None when valid, or not needed: a built-in dataset)."""
+    from hsi.datasets import DATASETS, read_dataset_json
+    builtin = str(name or path.name).upper() in DATASETS or str(name or path.name).upper().startswith("SYNTH_")
+    if builtin and not (path / DATASET_JSON).is_file():
+        return None
+    if not (path / DATASET_JSON).is_file():
+        return (f"{path / DATASET_JSON}: not found; to use this folder under its own name it needs one, e.g. "
+                '{"exposure_target": 0.18, "eval_crop": null, "size": null} (README: Your own hyperspectral data)')
+    try:
+        read_dataset_json(path)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool = False, pca: bool = False,
                   pca_pixels: int = 2000, value_tolerance: float = 1e-3, progress: bool = True,
                   seed: int = 0) -> DatasetCheck:
@@ -516,16 +532,19 @@ def check_dataset(path: str | os.PathLike, name: str | None = None, quick: bool 
         pca: also estimate spectral diversity (``spectral_pca``) from ``pca_pixels`` random pixels per scene.
     """
     path = Path(path)
+    json_problem = _dataset_json_problem(path, name)
     if name is None:
         try:
-            name = get_dataset_spec(path.name).name
+            name = get_dataset_spec(path.name, path.parent).name
         except ValueError:
             name = None
     try:
-        spec = get_dataset_spec(name) if name else None
+        spec = get_dataset_spec(name, path.parent) if name else None
     except ValueError as exc:
         raise OptionError(f"dataset name: {exc}") from None
     rep = DatasetCheck(path=path, name=spec.name if spec else name)
+    if json_problem:  # a missing dataset.json is a warning (the folder is still checked), a bad one an error
+        (rep.errors if (path / DATASET_JSON).is_file() else rep.warnings).append(json_problem)
     if not path.is_dir():
         rep.errors.append(f"{path}: folder not found")
         return rep

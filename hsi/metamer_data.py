@@ -462,7 +462,7 @@ def plan_generation(opts: GenerateOptions) -> GenerationPlan:
     from hsi.datasets import dataset_dir, get_dataset_spec
 
     try:
-        spec = get_dataset_spec(opts.dataset_name)
+        spec = get_dataset_spec(opts.dataset_name, opts.dataset_path)
     except ValueError as exc:
         raise MetamerDataError(str(exc)) from None
     check_options(opts)

@@ -1,16 +1,21 @@
 """The toolkit's demo on embedded data: metamers of a measured-spectra scene through the camera.
 
-Prints a table (alpha, metamer mode, imaging setting, max RGB difference in DN, spectral RMSE) and
+Part 1 (default): prints a table (alpha, metamer mode, imaging setting, RGB difference in DN under paired
+noise, the noise floor of two independent exposures, the detectability |d|/sigma, spectral RMSE) and
 writes it with its provenance to ``--out`` (default ``results/demo``).
+``--table5 RESULTS``: part 2's summary instead: per method, the four metrics on the originals and on the
+metamers with the paired lower bound, from ``RESULTS/table5/{original,metamer}``; adds them to the model cards.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from hsi.demo import format_table, run_metamer_demo
+from hsi.demo import add_table5_to_model_cards, format_table, format_table5, run_metamer_demo, table5_records
+from hsi.device import resolve_device
 from hsi.io import atomic_write_json, atomic_write_text, provenance
 from hsi.layout import is_no_psf
 
@@ -26,8 +31,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="results/demo", help="folder for the table and its provenance")
+    ap.add_argument("--table5", default=None, metavar="RESULTS", help="print part 2's Table V summary of RESULTS")
     args = ap.parse_args(argv)
+    if args.table5:
+        return _table5(Path(args.table5))
     psf = None if is_no_psf(args.psf_name) else args.psf_name
+    resolve_device(args.device)  # on the CPU: the thread policy of hsi.device (OMP_NUM_THREADS, idle cores)
     t0 = time.time()
     print(f"[demo] metamers of a ColorChecker scene (measured reflectances x D65) through {args.camera}")
     rows = run_metamer_demo(args.alphas, args.modes, args.npe, psf, args.psf_path, args.camera, args.seed, args.device)
@@ -37,6 +46,21 @@ def main(argv=None) -> int:
     atomic_write_json(out / "metamer_table.json", provenance(args=vars(args), rows=[asdict(r) for r in rows]))
     print(table)
     print(f"[demo] done in {time.time() - t0:.1f} s; table written to {out / 'metamer_table.md'}")
+    return 0
+
+
+def _table5(results: Path) -> int:
+    records = table5_records(results)
+    if not records:
+        print(f"error: no Table V validations under {results / 'table5'} (run scripts/table5_metamer_validation.sh)",
+              file=sys.stderr)
+        return 2
+    text = format_table5(records)
+    atomic_write_text(results / "table5_summary.md", text)
+    cards = add_table5_to_model_cards(records)
+    print(text, end="")
+    print(f"[demo] summary written to {results / 'table5_summary.md'}; model cards: "
+          + ", ".join(str(c) for c in cards))
     return 0
 
 

@@ -15,7 +15,7 @@ case "$SCALE" in
   quick)
     : "${DATASET_PATH:=./datasets}" "${DATASETS:=SYNTH}" "${METHODS:=mst_plus_plus}"
     : "${NUM_EPOCHS:=1}" "${PER_EPOCH_ITERATION:=200}" "${BATCH_SIZE:=8}" "${CROP_SIZE:=64}" "${STRIDE:=16}"
-    : "${VALID_FREQ:=200}" "${SAVE_FREQ:=100}" "${LOG_FREQ:=50}" "${RESULTS:=./results/quick}"
+    : "${VALID_FREQ:=50}" "${SAVE_FREQ:=100}" "${LOG_FREQ:=10}" "${RESULTS:=./results/quick}"
     : "${ENGINE_ARGS:=--device cpu --num_workers 0 --resume True}" "${GPUS:=}" ;;
   paper)
     : "${DATASET_PATH:=./datasets}" "${DATASETS:=ARAD_1K CAVE ICVL KAUST}" "${METHODS:=$ALL_METHODS}"

@@ -1,10 +1,10 @@
-import os
-
 import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+from hsi.device import configure_cpu_threads
+
+configure_cpu_threads()  # OMP_NUM_THREADS if set, else the idle cores (at least 1)
 
 
 @pytest.fixture

@@ -42,6 +42,9 @@ from hsi.train.onthefly import OnTheFlyRenderer
 from hsi.train.runtime import (LOG, DistInfo, LossWindow, ScalarLog, TrainingDiverged, _rng_state, _set_rng_state,
                                init_distributed, seed_everything, setup_logging)
 
+PROGRESS_SECONDS = 15.0
+"""Besides every ``log_freq`` iterations, a progress line (loss, rate, ETA) once this many seconds passed."""
+
 __all__ = ["TrainConfig", "Trainer", "train", "TrainingDiverged", "LossWindow", "ScalarLog", "DistInfo",
            "init_distributed", "setup_logging", "seed_everything", "use_device_data"]
 
@@ -312,8 +315,9 @@ class Trainer:
         dt = time.time() - self.t_log
         rate = n_log * self.cfg.batch_size / max(dt, 1e-9)
         lr = self.scheduler.get_last_lr()[0]
-        LOG.info("iter %d/%d loss %.5f lr %.3e %.1f samples/s", self.iteration, self.cfg.total_iterations,
-                 mean_loss, lr, rate)
+        eta = (self.stop - self.iteration) * dt / n_log   # training time left at this window's rate
+        LOG.info("iter %d/%d loss %.5f lr %.3e %.1f samples/s ETA %d:%02d", self.iteration, self.cfg.total_iterations,
+                 mean_loss, lr, rate, eta // 60, eta % 60)
         self.scalars.log(self.iteration, {"train/loss": mean_loss, "train/lr": lr, "train/samples_per_s": rate})
         self.window.reset(self.iteration)
         self.t_log = time.time()
@@ -366,7 +370,7 @@ class Trainer:
             while self.iteration < self.stop:
                 self.step()
                 it = self.iteration
-                report = it % cfg.log_freq == 0 or it == self.stop
+                report = it % cfg.log_freq == 0 or it == self.stop or time.time() - self.t_log >= PROGRESS_SECONDS
                 checkpoint_due = it % cfg.save_freq == 0 or it == cfg.total_iterations
                 valid_due = bool(cfg.valid_freq) and it % cfg.valid_freq == 0 and it < cfg.total_iterations
                 if report or checkpoint_due or valid_due:

@@ -16,6 +16,7 @@ from hsi import layout
 from hsi.data import DataError, FullImageDataset, PatchDataset, check_files, read_split, select_percent
 from hsi.datasets import get_dataset_spec
 from hsi.device import resolve_device
+from hsi.train.model_card import with_model_card
 from hsi.imaging import ImagingSystem
 from hsi.io import atomic_write_text, write_mat_cube
 from hsi.metrics import METRIC_NAMES, MRAE_BREAKDOWN_KEYS
@@ -47,10 +48,10 @@ def mstpp_run_dir(opts: MstppTrainingOptions) -> Path:
     return Path(layout.mstpp_run_dir(opts.outf, opts.percent))
 
 
-def _check_common(method: str, loss: str, dataset_name: str) -> None:
+def _check_common(method: str, loss: str, dataset_name: str, dataset_path=None) -> None:
     get_spec(method)              # unknown method: error listing the valid ones
     get_loss(loss)
-    get_dataset_spec(dataset_name)
+    get_dataset_spec(dataset_name, dataset_path)
 
 
 def _onthefly_data(opts: TrainingOptions, dataset_dir: Path, train_scenes, srf, device):
@@ -61,7 +62,7 @@ def _onthefly_data(opts: TrainingOptions, dataset_dir: Path, train_scenes, srf, 
     from hsi.optics import load_psf
     psf = load_psf(opts.psf_name, o.psf_path)
     config = RenderConfig(noise_type=opts.noise_type, npe=opts.npe,
-                          exposure_target=get_dataset_spec(opts.dataset_name).exposure_target, quantize=o.quantize)
+                          exposure_target=get_dataset_spec(opts.dataset_name, opts.dataset_path).exposure_target, quantize=o.quantize)
     system = ImagingSystem.from_arrays(srf, None if psf is None else psf.kernel, config, device)
     margin = system.psf_margin()
     stats = scene_stats(train_pairs, cache_of(dataset_dir, opts.engine.cache_dir), system)
@@ -72,8 +73,8 @@ def _onthefly_data(opts: TrainingOptions, dataset_dir: Path, train_scenes, srf, 
 
 def run_training(opts: TrainingOptions) -> dict:
     """One run of the RGB2HS trainers (``opts.mode``: no_metamer, fixed, onthefly); returns the run summary."""
-    _check_common(opts.method, opts.loss_func, opts.dataset_name)
-    spec = get_dataset_spec(opts.dataset_name)
+    _check_common(opts.method, opts.loss_func, opts.dataset_name, opts.dataset_path)
+    spec = get_dataset_spec(opts.dataset_name, opts.dataset_path)
     dataset_dir = Path(opts.dataset_path) / opts.dataset_name
     if not dataset_dir.is_dir():
         raise DataError(f"dataset folder not found: {dataset_dir} (convert the dataset with dataset_tools/, or "
@@ -107,7 +108,7 @@ def run_training(opts: TrainingOptions) -> dict:
                "valid_scenes": valid_scenes, "data_dir": str(gen), "valid_join": opts.data_join})
     out.mkdir(parents=True, exist_ok=True)
     write_scene_list(out, "train_scenes.txt", train_scenes)
-    return train(cfg, train_set, valid_set, renderer)
+    return with_model_card(cfg, train(cfg, train_set, valid_set, renderer))
 
 
 def run_mstpp_training(opts: MstppTrainingOptions) -> dict:
@@ -134,7 +135,7 @@ def run_mstpp_training(opts: MstppTrainingOptions) -> dict:
         extra={"mode": "mstpp", "args": flat_record(opts), "train_scenes": train_scenes, "valid_scenes": valid_scenes})
     out.mkdir(parents=True, exist_ok=True)
     write_scene_list(out, "train_scenes.txt", train_scenes)
-    return train(cfg, train_set, valid_set)
+    return with_model_card(cfg, train(cfg, train_set, valid_set))
 
 
 def _previous_validation(path: Path, ckpt: Path) -> dict | None:
@@ -170,9 +171,9 @@ def validation_run_dir(opts: ValidationOptions, fmt: str) -> Path:
 def run_validation(opts: ValidationOptions) -> list[dict]:
     """``validate_RGB2HS.py``: one record per RGB format; writes per-image CSV, summary files and,
     with ``save_recon``, the reconstructions (named after the scenes they come from)."""
-    _check_common(opts.method, "mrae", opts.dataset_name)
+    _check_common(opts.method, "mrae", opts.dataset_name, opts.dataset_path)
     check_tag(opts.tag)                    # a bad --tag fails before the run, not after it
-    spec = get_dataset_spec(opts.dataset_name)
+    spec = get_dataset_spec(opts.dataset_name, opts.dataset_path)
     ckpt = Path(opts.pretrained_root)
     if not ckpt.is_file():
         raise DataError(f"--pretrained_root must name a checkpoint file (.pth), got {ckpt}")

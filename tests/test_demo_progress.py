@@ -1,0 +1,22 @@
+"""The training loop prints a progress line with an ETA at least every PROGRESS_SECONDS (the demo's 15 s)."""
+import re
+
+import hsi.train.engine as engine
+
+
+def test_time_based_progress_lines_with_eta(tmp_path, monkeypatch, capsys):
+    from _tiny_data import make_tiny_dataset
+    from hsi.train.experiments import run_training
+    from hsi.train.options import EngineOptions, TrainingOptions
+
+    data = make_tiny_dataset(tmp_path / "data", n_train=2, n_valid=1, size=32)
+    monkeypatch.setattr(engine, "PROGRESS_SECONDS", 0.0)       # every step is "15 s later"
+    opts = TrainingOptions(mode="no_metamer", method="mst_plus_plus", dataset_path=str(data), dataset_name="SYNTH",
+                           result_root=str(tmp_path / "runs"), num_epochs=1, per_epoch_iteration=3, batch_size=1,
+                           crop_size=16, stride=16, valid_freq=0, save_freq=100, log_freq=100,
+                           engine=EngineOptions(device="cpu", num_workers=0, cache_dir=str(tmp_path / "cache")))
+    run_training(opts)
+    lines = [m for m in capsys.readouterr().out.splitlines() if re.search(r" iter \d+/3 ", m)]
+    its = [int(re.search(r" iter (\d+)/3 ", m).group(1)) for m in lines]
+    assert its == [1, 2, 3]                                   # log_freq 100 alone would print only iteration 3
+    assert all(re.search(r"ETA \d+:\d\d$", m) for m in lines) and lines[-1].endswith("ETA 0:00")
