@@ -197,6 +197,8 @@ def test_killed_parallel_sweep_resumes(work, tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert finished, "no training finished before the driver ended"
+    finished = {p: p.stat().st_mtime_ns for p in train.glob("*/summary.json")   # as left by the kill
+                if json.loads(p.read_text() or "{}").get("finished")}
     unfinished = [p.parent for p in train.glob("*/last.pth") if p.parent / "summary.json" not in finished]
     assert not (d / "results" / "table6_7" / "no_clean_original").exists()   # killed before validation
     res = _driver((d, env), "table6_7_metamer_training.sh")
