@@ -685,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SweepError("exec needs a command after --")
         job = SweepJob(a.name, tuple(cmd), a.log, a.done_file or None, a.resumable in ("1", "True", "true"))
         if is_done(job):
-            print(f"[sweep] {job.name}: done before ({job.done_file}): skipped", flush=True)
+            print(f"[sweep] {job.name}: already finished ({job.done_file}): skipped", flush=True)
             return 0
         result = run_job_teed(job)
         if result.state == FAILED:

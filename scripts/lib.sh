@@ -36,6 +36,8 @@ else
   LAUNCH="$PY"
 fi
 export LAUNCH
+# stages of jobs (LAUNCHER=local|parallel|slurm, MAX_PARALLEL, SLURM_*): scripts/lib_sweep.sh, docs/sweeps.md
+source "$HSI_ROOT/scripts/lib_sweep.sh"
 
 say() { printf '\n[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
@@ -58,41 +60,87 @@ ensure_dataset() {
   esac
 }
 
-# generate NAME PSF NPE FORMAT: the fixed metamer data (alpha 0), skipped when complete
+# The helpers below queue jobs in the current stage of scripts/lib_sweep.sh (LAUNCHER=local: they run at
+# once, one after another, as before). A driver runs its stages in order: generation (generate,
+# baseline_data), training (queue_training, baseline_train), validation (validate_on with the checkpoint
+# word of baseline_ckpt or run_ckpt). A job queued twice in one stage runs once.
+
+# job_name TEXT...: a job (and log file) name from words: characters other than [A-Za-z0-9_.+-] become _
+job_name() { local IFS=_; printf '%s' "$*" | tr -c 'A-Za-z0-9_.+-' '_'; }
+
+# generate NAME PSF NPE FORMAT: queue the fixed metamer data (alpha 0); generate_metamers.py skips the
+# complete scenes itself (no done file: a folder complete in png may still lack the jpg renderings)
 generate() {
-  DATASET_NAME="$1" PSF_NAME="$2" NPE="$3" RGB_FORMAT="$4" "$HSI_ROOT/scripts/generate_metamers.sh"
+  local job; job="$(job_name gen "$1" "$2" "npe$3" "$4")"
+  stage_has "$job" || stage_add "$job" - 0 -- env DATASET_NAME="$1" PSF_NAME="$2" NPE="$3" RGB_FORMAT="$4" \
+    "$HSI_ROOT/scripts/generate_metamers.sh"
 }
 
-# best checkpoint of a training run folder (best.pth, else last.pth)
+# best checkpoint of a training run folder (best.pth, else last.pth), now (the run has finished)
 best_ckpt() { if [ -f "$1/best.pth" ]; then echo "$1/best.pth"; else echo "$1/last.pth"; fi; }
+
+# run_ckpt RUN_DIR: the checkpoint word of a run queued in an earlier stage (resolved when the job starts)
+run_ckpt() { echo "@ckpt:$1"; }
+
+# queue_training JOB DRIVER VAR=VALUE...: queue one training of a per-mode driver (train_RGB2HS_*.sh,
+# train_vanilla_percent.sh) with these variables; its run folder (named by the trainer, at queue time) is
+# ${RUN_OF[JOB]} and in RUN; done when its summary.json says finished; resumed (--resume True) if not
+declare -gA RUN_OF=()
+queue_training() {
+  local job="$1" driver="$2"; shift 2
+  RUN="$(run_dir_of "$driver" "$@")"
+  RUN_OF["$job"]="$RUN"
+  stage_has "$job" || stage_add "$job" "$RUN/summary.json" 1 -- env "$@" "$driver"
+}
 
 # baseline_ckpt DATASET METHOD: the checkpoint of a network trained on DATASET without metamers.
 # ARAD_1K: the MST++ model-zoo weights in $ZOO/<method>.pth when present, else the MST++ recipe on the
 # official Train_RGB JPEGs (train_vanilla_percent.sh, 100 %). Other datasets (and SCALE=quick): the
-# no-metamer trainer on noise-free PNG renderings (loss $BASELINE_LOSS). Prints the checkpoint path last.
+# no-metamer trainer on noise-free PNG renderings (loss $BASELINE_LOSS). Three parts, one per stage:
+# baseline_data DATASET (generation), baseline_train DATASET METHOD (training), baseline_ckpt DATASET
+# METHOD (prints the zoo file or the run's checkpoint word, for validate_on).
 : "${ZOO:=./RGB2HS/model_zoo}"
 if [ "$SCALE" = quick ]; then : "${BASELINE_LOSS:=l1}"; else : "${BASELINE_LOSS:=mrae}"; fi
-baseline_ckpt() {
-  local ds="$1" m="$2" driver vars
-  if [ "$ds" = ARAD_1K ] && [ -f "$ZOO/$m.pth" ]; then echo "$ZOO/$m.pth"; return; fi
+_baseline_recipe() {   # DATASET METHOD -> BASELINE_DRIVER, BASELINE_VARS (empty driver: the zoo file)
+  local ds="$1" m="$2"
+  BASELINE_DRIVER=""; BASELINE_VARS=()
+  if [ "$ds" = ARAD_1K ] && [ -f "$ZOO/$m.pth" ]; then return; fi
   if [ "$ds" = ARAD_1K ] && [ -d "$(layout_folder rgb "$DATASET_PATH/$ds")" ]; then
-    driver="$HSI_ROOT/scripts/train_vanilla_percent.sh"
-    vars=(METHOD="$m" PERCENT=100 DATA_ROOT="$DATASET_PATH/$ds/" OUTF="$RESULTS/baselines/vanilla_${ds}_${m}")
+    BASELINE_DRIVER="$HSI_ROOT/scripts/train_vanilla_percent.sh"
+    BASELINE_VARS=(METHOD="$m" PERCENT=100 DATA_ROOT="$DATASET_PATH/$ds/" OUTF="$RESULTS/baselines/vanilla_${ds}_${m}")
   else
-    generate "$ds" None 0 png >&2
-    driver="$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh"
-    vars=(DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE=0 RGB_FORMAT=png LOSS_FUNC="$BASELINE_LOSS"
-          RESULT_ROOT="$RESULTS/baselines" TRAIN_ARGS="--data_join standard")
+    BASELINE_DRIVER="$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh"
+    BASELINE_VARS=(DATASET_NAME="$ds" METHOD="$m" PSF_NAME=None NPE=0 RGB_FORMAT=png LOSS_FUNC="$BASELINE_LOSS"
+                   RESULT_ROOT="$RESULTS/baselines" TRAIN_ARGS="--data_join standard")
   fi
-  env "${vars[@]}" "$driver" >&2
-  best_ckpt "$(run_dir_of "$driver" "${vars[@]}")"
+}
+baseline_data() {
+  local m
+  for m in $METHODS; do
+    _baseline_recipe "$1" "$m"
+    if [ "$BASELINE_DRIVER" = "$HSI_ROOT/scripts/train_RGB2HS_no_metamer.sh" ]; then generate "$1" None 0 png; return; fi
+  done
+}
+baseline_train() {
+  _baseline_recipe "$1" "$2"
+  if [ -n "$BASELINE_DRIVER" ]; then queue_training "$(job_name baseline "$1" "$2")" "$BASELINE_DRIVER" "${BASELINE_VARS[@]}"; fi
+}
+baseline_ckpt() {
+  local job; job="$(job_name baseline "$1" "$2")"
+  if [ -n "${RUN_OF[$job]:-}" ]; then run_ckpt "${RUN_OF[$job]}"; return; fi
+  _baseline_recipe "$1" "$2"
+  if [ -z "$BASELINE_DRIVER" ]; then echo "$ZOO/$2.pth"; return; fi
+  run_ckpt "$(run_dir_of "$BASELINE_DRIVER" "${BASELINE_VARS[@]}")"
 }
 
-# validate_on DATASET METHOD CKPT PSF NPE FORMAT KIND TAG OUTDIR: one tagged validation (KIND original|metamer)
+# validate_on DATASET METHOD CKPT PSF NPE FORMAT KIND TAG OUTDIR: queue one tagged validation (KIND
+# original|metamer); CKPT a file or a checkpoint word (@ckpt:<run>); validate_RGB2HS.sh skips a checkpoint
+# it has already validated (--skip_existing True), so the job has no done file
 validate_on() {
-  local metamer=False; [ "$7" = metamer ] && metamer=True
-  DATASET_NAME="$1" METHOD="$2" PRETRAINED_ROOT="$3" PSF_NAME="$4" NPE="$5" RGB_FORMAT="$6" METAMER="$metamer" \
-    TAG="$8" RESULT_ROOT="$9" "$HSI_ROOT/scripts/validate_RGB2HS.sh"
+  local metamer=False job; [ "$7" = metamer ] && metamer=True
+  job="$(job_name valid "$8" "$1" "$2")"
+  stage_has "$job" || stage_add "$job" - 0 -- env DATASET_NAME="$1" METHOD="$2" PRETRAINED_ROOT="$3" PSF_NAME="$4" \
+    NPE="$5" RGB_FORMAT="$6" METAMER="$metamer" TAG="$8" RESULT_ROOT="$9" "$HSI_ROOT/scripts/validate_RGB2HS.sh"
 }
 
 # run_rgb2hs_trainer SCRIPT: one of the three RGB2HS trainers with the scale settings above and the

@@ -83,6 +83,9 @@ stage_add() {
   fi
 }
 
+# stage_has NAME: true when the current stage has queued a job NAME (helpers queue shared jobs once)
+stage_has() { [ -n "${SWEEP_STAGE:-}" ] && grep -qF "{\"name\": $(_sweep_json "$1")," "$SWEEP_JOBS"; }
+
 # stage_end: run the queued jobs (parallel/slurm); fails (set -e stops the driver) when a job failed
 stage_end() {
   if [ -z "${SWEEP_STAGE:-}" ]; then echo "error: stage_end before stage_begin" >&2; return 2; fi

@@ -4,20 +4,36 @@
 #   SCALE=quick ./scripts/table5_metamer_validation.sh     # embedded data, CPU, a few minutes
 # METAMER_MODE: clip (the paper's, default at SCALE=paper) or exact (default at SCALE=quick: the metamers
 # keep the originals' camera response exactly, so the paired lower bound of summary.json is strict).
+#   LAUNCHER=parallel|slurm: the runs of each stage at once (docs/sweeps.md)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [ "$SCALE" = quick ]; then : "${METAMER_MODE:=exact}"; else : "${METAMER_MODE:=clip}"; fi
 export METAMER_MODE
+for ds in $DATASETS; do ensure_dataset "$ds"; done
+
+say "Table V: data (noise-free, no PSF, png)"
+stage_begin generation
 for ds in $DATASETS; do
-  ensure_dataset "$ds"
-  say "Table V: data of $ds (noise-free, no PSF, png)"
   generate "$ds" None 0 png
+  baseline_data "$ds"
+done
+stage_end
+
+say "Table V: networks"
+stage_begin training
+for ds in $DATASETS; do
+  for m in $METHODS; do baseline_train "$ds" "$m"; done
+done
+stage_end
+
+say "Table V: validation on original and metamer data"
+stage_begin validation
+for ds in $DATASETS; do
   for m in $METHODS; do
-    say "Table V: network $m for $ds"
-    ckpt="$(baseline_ckpt "$ds" "$m" | tail -n 1)"
+    ckpt="$(baseline_ckpt "$ds" "$m")"
     for kind in original metamer; do
-      say "Table V: $m on $kind $ds data"
       validate_on "$ds" "$m" "$ckpt" None 0 png "$kind" "table5/$kind" "$RESULTS/table5/$kind"
     done
   done
 done
+stage_end
 say "Table V done; report: $PY ./scripts/report.py --results $RESULTS --out $RESULTS/report"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hsi import sweep
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -96,3 +98,122 @@ def test_per_mode_drivers_keep_the_papers_names():
                  "table5_metamer_validation.sh", "table6_7_metamer_training.sh", "finding3_encodings.sh"):
         text = (ROOT / "scripts" / name).read_text()
         assert "./RGB2HS/" not in text, f"{name} should call the per-mode drivers, not the Python scripts"
+
+
+# ---------------------------------------------------------------- launchers (issue 16): LAUNCHER=parallel|slurm
+
+T67_SMALL = {"METHODS": "mst_plus_plus", "MODES": "no fixed", "SETTINGS": "clean"}
+LAUNCHERS = {"parallel": {"LAUNCHER": "parallel", "MAX_PARALLEL": "2"},
+             "slurm": {"LAUNCHER": "slurm", "SWEEP_SLURM_CLUSTER": "local", "SLURM_TIME": "10"}}
+
+
+def _fresh_work(tmp_path: Path, env: dict, name: str) -> tuple[Path, dict]:
+    """A copy of the module's datasets (no generated folders yet) and its own results folder."""
+    d = tmp_path / name
+    for ds, seed in (("SYNTH", 0), ("SYNTH_B", 1)):
+        subprocess.run([sys.executable, "dataset_tools/make_synthetic.py", "--dest_root", str(d / "datasets" / ds),
+                        "--num_scenes", "6", "--size", "64", "--seed", str(seed), "--valid_fraction", "0.34",
+                        "--no_progress"], cwd=ROOT, check=True, capture_output=True)
+    return d, {**env, "DATASET_PATH": str(d / "datasets"), "RESULTS": str(d / "results")}
+
+
+def _results_view(results: Path) -> dict[str, dict]:
+    """Every summary.json under the results (the sweep's own folder left out) -> what must not depend on
+    the launcher: a validation's metrics and checkpoint run, a training's finished flag and iterations."""
+    out = {}
+    for p in sorted(results.rglob("summary.json")):
+        rel = p.relative_to(results)
+        if rel.parts[0] == "sweep":
+            continue
+        rec = json.loads(p.read_text())
+        if rec.get("tag"):
+            ckpt = Path(rec["checkpoint"])
+            out[str(rel)] = {"tag": rec["tag"], "summary": rec["summary"],
+                             "checkpoint": str(ckpt.relative_to(results)) if ckpt.is_relative_to(results) else ckpt.name}
+        else:
+            out[str(rel)] = {k: rec.get(k) for k in ("finished", "iterations", "iteration") if k in rec}
+    return out
+
+
+def _same_views(a: dict, b: dict) -> None:
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if "summary" in a[key]:
+            assert a[key]["tag"] == b[key]["tag"] and a[key]["checkpoint"] == b[key]["checkpoint"], key
+            assert a[key]["summary"] == pytest.approx(b[key]["summary"], rel=1e-5, abs=1e-7), key
+        else:
+            assert a[key] == b[key], key
+
+
+@pytest.fixture(scope="module")
+def sequential_views(work, tmp_path_factory):
+    """The LAUNCHER=local results of the two drivers (computed once, compared with each launcher)."""
+    views = {}
+    base = tmp_path_factory.mktemp("local")
+    for script, extra in (("table5_metamer_validation.sh", {}), ("table6_7_metamer_training.sh", T67_SMALL)):
+        d, env = _fresh_work(base, work[1], script.split("_")[0])
+        _driver((d, env), script, LAUNCHER="local", **extra)
+        views[script] = _results_view(d / "results")
+    return views
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+@pytest.mark.parametrize("script, extra", [("table5_metamer_validation.sh", {}),
+                                           ("table6_7_metamer_training.sh", T67_SMALL)])
+def test_launchers_give_the_sequential_results(work, sequential_views, tmp_path, script, extra, launcher):
+    d, env = _fresh_work(tmp_path, work[1], launcher)
+    res = _driver((d, env), script, **LAUNCHERS[launcher], **extra)
+    view = _results_view(d / "results")
+    assert any("summary" in v for v in view.values()) and any(v.get("finished") for v in view.values())
+    _same_views(view, sequential_views[script])
+    jobs = [json.loads(line) for line in (d / "results" / "sweep" / "training.jsonl").read_text().splitlines()]
+    assert jobs and all(j["resumable"] and j["done_file"].endswith("summary.json") for j in jobs)
+    assert f"stage validation: " in res.stderr and f"(launcher {launcher})" in res.stderr
+
+
+@pytest.mark.slow
+def test_killed_parallel_sweep_resumes(work, tmp_path):
+    """Kill the driver (its whole process group) in the training stage once one run has finished and
+    another has not; the second start skips the finished run, resumes the others and validates all."""
+    import signal
+    import time
+    d, env = _fresh_work(tmp_path, work[1], "kill")
+    env = {**env, "LAUNCHER": "parallel", "MAX_PARALLEL": "2", "METHODS": "mst_plus_plus",
+           "MODES": "no fixed onthefly", "SETTINGS": "clean", "PER_EPOCH_ITERATION": "40", "SAVE_FREQ": "4"}
+    train = d / "results" / "table6_7" / "train"
+    proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "table6_7_metamer_training.sh")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    finished: dict[Path, int] = {}
+    try:
+        deadline = time.monotonic() + 900
+        while proc.poll() is None and time.monotonic() < deadline:
+            done = [p for p in train.glob("*/summary.json") if json.loads(p.read_text() or "{}").get("finished")]
+            if done:
+                finished = {p: p.stat().st_mtime_ns for p in done}
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert finished, "no training finished before the driver ended"
+    finished = {p: p.stat().st_mtime_ns for p in train.glob("*/summary.json")   # as left by the kill
+                if json.loads(p.read_text() or "{}").get("finished")}
+    unfinished = [p.parent for p in train.glob("*/last.pth") if p.parent / "summary.json" not in finished]
+    assert not (d / "results" / "table6_7" / "no_clean_original").exists()   # killed before validation
+    res = _driver((d, env), "table6_7_metamer_training.sh")
+    import re
+    skipped = re.search(r"stage training: (\d+) job\(s\) to run, (\d+) done before", res.stderr)
+    assert skipped and int(skipped.group(2)) >= len(finished) and int(skipped.group(1)) == 3 - int(skipped.group(2))
+    for p, mtime in finished.items():                  # not trained again
+        assert p.stat().st_mtime_ns == mtime and json.loads(p.read_text())["finished"] is True
+    runs = list(train.glob("*/summary.json"))
+    assert len(runs) == 3 and all(json.loads(p.read_text())["finished"] for p in runs)
+    tags = _tags(d / "results")
+    assert {f"table6_7/{m}_clean_{k}" for m in ("no", "fixed", "onthefly") for k in ("original", "metamer")} <= set(tags)
+    log_of = {Path(j["done_file"]).parent: Path(j["log"]) for j in map(json.loads,
+              (d / "results" / "sweep" / "training.jsonl").read_text().splitlines())}
+    for run in unfinished:                             # a run killed mid-way was started again, resumed
+        log = log_of[run]
+        starts = [line for line in log.read_text().splitlines() if line.startswith(sweep.START_MARK)]
+        assert len(starts) == 2 and all("--resume True" in line for line in starts), log
