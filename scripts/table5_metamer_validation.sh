@@ -2,11 +2,12 @@
 # Table V (Finding 2): networks trained without metamers, validated on the originals and on the RGB of
 # alpha = 0 metamers (other spectra, the same camera response). Networks: see baseline_ckpt in lib.sh.
 #   SCALE=quick ./scripts/table5_metamer_validation.sh     # embedded data, CPU, a few minutes
-# METAMER_MODE: clip (the paper's, default at SCALE=paper) or exact (default at SCALE=quick: the metamers
-# keep the originals' camera response exactly, so the paired lower bound of summary.json is strict).
+# METAMER_MODE: clip (the paper's, default) or exact (the demo's: the metamers keep the originals' camera
+# response exactly, so the paired lower bound of summary.json is strict). The generated folder's name does not
+# hold the mode: another mode in the same folder is refused (use another DATASET_PATH or --overwrite).
 #   LAUNCHER=parallel|slurm: the runs of each stage at once (docs/sweeps.md)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [ "$SCALE" = quick ]; then : "${METAMER_MODE:=exact}"; else : "${METAMER_MODE:=clip}"; fi
+: "${METAMER_MODE:=clip}"
 export METAMER_MODE
 for ds in $DATASETS; do ensure_dataset "$ds"; done
 
