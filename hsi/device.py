@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import torch
+from hsi.errors import ToolkitError
 
 
-class DeviceError(RuntimeError):
+class DeviceError(ToolkitError, RuntimeError):
     """A CUDA device was asked for but is not available."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from hsi.io import DEFAULT_WAVELENGTHS_NM, atomic_path, atomic_write_json, normalise_rgb, provenance, read_rgb_raw
+from hsi.errors import ToolkitError
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 TILE_ALIGN = 32
@@ -38,7 +39,7 @@ PREVIEW_MAX_SIDE = 1024
 """Longest side of the preview figures' images (the photo is subsampled for display only)."""
 
 
-class PredictError(ValueError):
+class PredictError(ToolkitError, ValueError):
     """A user error in prediction (bad path, image, pixel or option); the message says what and how to fix."""
 
 
