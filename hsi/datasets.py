@@ -56,13 +56,17 @@ def get_dataset_spec(name: str) -> DatasetSpec:
             return spec
     if str(name).upper().startswith("SYNTH_") and len(str(name)) > 6:
         return DatasetSpec(str(name), 0, 0, DATASETS["SYNTH"].exposure_target)
-    raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
 
 
 # ------------------------------------------------------------------------------ folders and split lists
 # the folder and file names live in hsi.layout (re-exported here for the existing importers)
 REPO_DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 """``datasets/`` of the toolkit's checkout: the paper's split lists ship in ``<NAME>/split_txt/``."""
+
+
+class UnknownDatasetError(ToolkitError, ValueError):
+    """A dataset name that is not in ``DATASETS`` (nor ``SYNTH_<x>``); the message lists the known ones."""
 
 
 class SplitListError(ToolkitError, FileNotFoundError):
