@@ -10,21 +10,23 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from hsi.cli_types import HelpFormatter, camera_help, finite_float, non_negative_float, psf_help
 from hsi.demo import format_table, run_metamer_demo
+from hsi.errors import run_main
 from hsi.io import atomic_write_json, atomic_write_text, provenance
 from hsi.layout import is_no_psf
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--alphas", type=float, nargs="+", default=[-1.0, 0.0, 0.5, 2.0], help="metameric-black coefficients")
-    ap.add_argument("--modes", nargs="+", default=["clip", "exact"], choices=["clip", "exact"])
-    ap.add_argument("--npe", type=float, default=1000.0, help="Poisson noise: photo-electrons at signal 1.0")
-    ap.add_argument("--psf_name", default="double_gauss_50mm_F1.8", help="PSF in --psf_path, or None")
-    ap.add_argument("--psf_path", default="PSFs")
-    ap.add_argument("--camera", default="basler_a2A5320-23ucBAS", help="camera name or .npz/.csv file")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu")
+def _demo(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--alphas", type=finite_float, nargs="+", default=[-1.0, 0.0, 0.5, 2.0], help="metameric-black coefficients")
+    ap.add_argument("--modes", nargs="+", default=["clip", "exact"], choices=["clip", "exact"], help="metamer modes")
+    ap.add_argument("--npe", type=non_negative_float, default=1000.0, help="Poisson noise: photo-electrons at signal 1.0")
+    ap.add_argument("--psf_name", default="double_gauss_50mm_F1.8", help=psf_help())
+    ap.add_argument("--psf_path", default="PSFs", help="folder of the PSF files")
+    ap.add_argument("--camera", default="basler_a2A5320-23ucBAS", help=camera_help())
+    ap.add_argument("--seed", type=int, default=0, help="noise seed")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:k")
     ap.add_argument("--out", default="results/demo", help="folder for the table and its provenance")
     args = ap.parse_args(argv)
     psf = None if is_no_psf(args.psf_name) else args.psf_name
@@ -38,6 +40,11 @@ def main(argv=None) -> int:
     print(table)
     print(f"[demo] done in {time.time() - t0:.1f} s; table written to {out / 'metamer_table.md'}")
     return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_demo, argv)
 
 
 if __name__ == "__main__":
