@@ -29,7 +29,7 @@ def _ambiguity(argv: list[str]) -> int:
                     help="circular = the paper's FFT convolution; periodic = the same, exactly centred")
     ap.add_argument("--split", default=d.split, choices=["valid", "train"], help="scenes of this split list")
     ap.add_argument("--max_scenes", type=positive_int, default=None, help="only the first N scenes (sorted)")
-    ap.add_argument("--pixels_per_scene", type=positive_int, default=d.pixels_per_scene,
+    ap.add_argument("--pixels_per_scene", type=int, default=d.pixels_per_scene,  # >= 1: checked by the options
                     help="pixels sampled per scene for the band ranges")
     ap.add_argument("--seed", type=int, default=d.seed, help="seed of the pixel sampling")
     ap.add_argument("--figure_scenes", type=non_negative_int, default=d.figure_scenes,
