@@ -27,6 +27,8 @@ try:
 except ImportError:                                              # run from a checkout without install
     sys.path.insert(0, str(HERE.parent))
 
+from hsi.cli_types import HelpFormatter, one_of  # noqa: E402
+from hsi.errors import ToolkitError, run_main  # noqa: E402
 from hsi.optics import WAVELENGTHS_NM, list_psfs, load_psf, save_psf  # noqa: E402
 from hsi.optics.designs import DESIGNS, design_available, make_psf  # noqa: E402
 from hsi.optics.measure import (encircled_energy_radius_px, first_order_offset_px,  # noqa: E402
@@ -40,7 +42,7 @@ CHECK_RTOL = 1e-4
 def _compare(name: str, kernel: np.ndarray, out_dir: Path) -> float:
     shipped = load_psf(name, out_dir)
     if shipped.kernel.shape != kernel.shape:
-        raise SystemExit(f"{name}: regenerated shape {kernel.shape} != shipped {shipped.kernel.shape}")
+        raise ToolkitError(f"{name}: regenerated shape {kernel.shape} != shipped {shipped.kernel.shape}")
     peak = shipped.kernel.max(axis=(1, 2), keepdims=True)
     return float((np.abs(kernel - shipped.kernel) / peak).max())
 
@@ -155,10 +157,10 @@ def draw_figures(out_dir: Path, names=None) -> list[Path]:
     return written
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("names", nargs="*", help=f"designs to make (default: all available): {', '.join(DESIGNS)}")
-    ap.add_argument("--out-dir", type=Path, default=HERE, help="folder for the .npz/.json (default: PSFs/)")
+def _make(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("names", nargs="*", help="designs to make (none: all available): " + one_of(DESIGNS))
+    ap.add_argument("--out-dir", type=Path, default=HERE, help="folder for the .npz/.json")
     ap.add_argument("--check", action="store_true", help="recompute and compare with the files, write nothing")
     ap.add_argument("--no-figures", action="store_true", help="do not redraw the figures")
     ap.add_argument("--figures-only", action="store_true", help="only redraw the figures from the files")
@@ -194,5 +196,10 @@ def main(argv=None) -> int:
     return 0
 
 
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_make, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -4,12 +4,19 @@ validation (the paper's "fixed metamer" setting, Tables VI/VII).
 Data: ``<dataset_path>/<NAME>/<noise><npe>_<psf>/`` as written by ``metamer/generate_metamers.py``.
 Run folder: ``<result_root>/Fixed_metamer_<loss>_<fmt>_<noise><npe>_<psf>_<method>_<dataset>``.
 """
+from hsi.errors import run_main
 from hsi.train.cli import rgb2hs_parser, train_main
 
 
-def main(argv=None):
+def _train(argv: list[str]) -> int:
     train_main(rgb2hs_parser(__doc__, "fixed").parse_args(argv), "fixed")
+    return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_train, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

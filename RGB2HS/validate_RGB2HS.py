@@ -10,35 +10,46 @@ ICVL is evaluated on the centre 512 x 512, as in the paper.
 """
 import argparse
 
-from hsi.train.cli import str2bool, validation_options_from_args
+from hsi.cli_types import HelpFormatter, allow_bare_bool, camera_help, dataset_help, method_help, non_negative_int, \
+    psf_help
+from hsi.errors import run_main
+from hsi.train.cli import str2bool, validation_options_from_args, validation_tag
 from hsi.train.experiments import run_validation
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--psf_name", default=None)
-    ap.add_argument("--dataset_path", default="./datasets")
-    ap.add_argument("--dataset_name", default="ARAD_1K")
-    ap.add_argument("--method", default="mst_plus_plus")
+def _validate(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--psf_name", default=None, help="PSF of the data folder (<noise><npe>_<psf>): " + psf_help())
+    ap.add_argument("--dataset_path", default="./datasets", help="datasets root")
+    ap.add_argument("--dataset_name", default="ARAD_1K", help=dataset_help())
+    ap.add_argument("--method", default="mst_plus_plus", help=method_help())
     ap.add_argument("--pretrained_root", default="./RGB2HS/model_zoo/mst_plus_plus.pth", help="checkpoint file")
-    ap.add_argument("--result_root", default="./RGB2HS/validate_exp")
+    ap.add_argument("--result_root", default="./RGB2HS/validate_exp", help="folder of the validation results")
     ap.add_argument("--metamer", type=str2bool, default=False, help="True: metamer data; False: originals")
-    ap.add_argument("--noise_type", default="poisson", choices=["poisson", "gaussian"])
-    ap.add_argument("--npe", type=int, default=0)
-    ap.add_argument("--rgb_format", default="png", choices=["png", "jpg", "all"])
+    ap.add_argument("--noise_type", default="poisson", choices=["poisson", "gaussian"], help="noise of the data folder")
+    ap.add_argument("--npe", type=non_negative_int, default=0, help="photo-electrons of the data folder (0: noiseless)")
+    ap.add_argument("--rgb_format", default="png", choices=["png", "jpg", "all"], help="RGB files of the data folder")
     ap.add_argument("--gpu_id", default=None, help="GPU index")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:k")
     ap.add_argument("--split", default="valid", choices=["valid", "train"], help="scene list to evaluate")
     ap.add_argument("--save_recon", type=str2bool, default=False, help="write the reconstructions (.mat)")
-    ap.add_argument("--border", type=int, default=0, help="pixels cropped from every border (MST++ protocol: 128)")
+    ap.add_argument("--border", type=non_negative_int, default=0,
+                    help="pixels cropped from every border (MST++ protocol: 128)")
     ap.add_argument("--self_ensemble", type=str2bool, default=False, help="8-way flip/transpose test-time ensemble")
     ap.add_argument("--amp", type=str2bool, default=False, help="bf16 autocast")
-    ap.add_argument("--srf_name", default=None, help="camera the data was rendered with (ssrnet input)")
+    ap.add_argument("--srf_name", default=None, help=camera_help("camera the data was rendered with (ssrnet input)"))
     ap.add_argument("--skip_existing", type=str2bool, default=False,
                     help="skip when the run folder already holds a summary made from this checkpoint")
-    ap.add_argument("--tag", default=None, help="label for scripts/report.py, '<table>/<column>' (e.g. table5/metamer)")
-    run_validation(validation_options_from_args(ap.parse_args(argv)))
+    ap.add_argument("--tag", type=validation_tag, default=None,
+                    help="label for scripts/report.py, '<table>/<column>' (e.g. table5/metamer; README: the tags)")
+    run_validation(validation_options_from_args(allow_bare_bool(ap).parse_args(argv)))
+    return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_validate, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -17,21 +17,24 @@ from pathlib import Path
 
 import torch
 
+from hsi.cli_types import HelpFormatter, int_range, non_negative_float, positive_int, psf_help
+from hsi.errors import run_main
 from hsi.metamer_data import GenerateOptions, generate_metamer_dataset
 from hsi.synthetic import SynthConfig, build_synth_dataset
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", type=int, default=4, help="scenes per run")
-    ap.add_argument("--size", type=int, nargs=2, default=[482, 512], metavar=("H", "W"))
-    ap.add_argument("--modes", nargs="+", default=["clip", "exact"], choices=["clip", "exact"])
+def _bench(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--scenes", type=positive_int, default=4, help="scenes per run")
+    ap.add_argument("--size", type=int_range(8, 1 << 16), nargs=2, default=[482, 512], metavar=("H", "W"),
+                    help="scene size")
+    ap.add_argument("--modes", nargs="+", default=["clip", "exact"], choices=["clip", "exact"], help="metamer modes")
     ap.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when available")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    ap.add_argument("--npe", type=float, default=0)
-    ap.add_argument("--psf_name", default="None")
-    ap.add_argument("--psf_path", default="./PSFs")
-    ap.add_argument("--rgb_format", default="png", choices=["png", "jpg", "all"])
+    ap.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    ap.add_argument("--npe", type=non_negative_float, default=0, help="photo-electrons at signal 1.0 (0: noiseless)")
+    ap.add_argument("--psf_name", default="None", help=psf_help())
+    ap.add_argument("--psf_path", default="./PSFs", help="folder of the PSF files")
+    ap.add_argument("--rgb_format", default="png", choices=["png", "jpg", "all"], help="RGB files written")
     ap.add_argument("--workdir", default=None, help="folder for the data (default: a temporary folder)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
@@ -70,6 +73,11 @@ def main(argv=None) -> int:
     if tmp is not None:
         tmp.cleanup()
     return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_bench, argv)
 
 
 if __name__ == "__main__":

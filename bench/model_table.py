@@ -11,6 +11,8 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from hsi.cli_types import HelpFormatter, int_range, one_of
+from hsi.errors import run_main
 from hsi.io import atomic_write_text
 from hsi.models import METHODS, build_model, count_parameters, get_spec
 from hsi.models.adapter import run_model
@@ -25,11 +27,11 @@ def gmacs(method: str, size: int) -> float:
     return counter.get_total_flops() / 2 / 1e9
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--out", default="docs/model_zoo.md")
-    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+def _table(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--size", type=int_range(8, 4096), default=256, help="input side in pixels")
+    ap.add_argument("--out", default="docs/model_zoo.md", help="Markdown file written")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), metavar="METHOD", help=one_of(METHODS))
     args = ap.parse_args(argv)
     lines = [f"| method | class | parameters | GMACs (1x3x{args.size}x{args.size}) | default LR | LR of the paper's MST++ trainer |",
              "|---|---|---:|---:|---:|---:|"]
@@ -47,6 +49,11 @@ def main(argv=None) -> int:
             + "\n".join(lines) + "\n")
     atomic_write_text(args.out, text)
     return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_table, argv)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from hsi.cli_types import HelpFormatter, positive_float
+from hsi.errors import ToolkitError, run_main
 from hsi.io import atomic_write_json, provenance
 
 _FIELDS = {"Pss_Anon": "anon", "Pss_Shmem": "shmem", "Pss_File": "file"}
@@ -63,17 +65,17 @@ def tree_memory(pid: int) -> dict[str, int]:
     return total
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--interval", type=float, default=0.2, help="seconds between samples")
-    ap.add_argument("--out", default="results/bench/train_ram.json")
+def _measure(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--interval", type=positive_float, default=0.2, help="seconds between samples")
+    ap.add_argument("--out", default="results/bench/train_ram.json", help="JSON record written")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- then the training command")
     args = ap.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         ap.error("give the training command after --")
     if not Path("/proc/self/smaps_rollup").exists():
-        raise SystemExit("needs Linux /proc/<pid>/smaps_rollup")
+        raise ToolkitError("needs Linux /proc/<pid>/smaps_rollup (run it on Linux)")
     t0 = time.time()
     child = subprocess.Popen(command)
     peak = {"anon_shmem": 0, "file": 0, "processes": 0}
@@ -89,6 +91,11 @@ def main(argv=None) -> int:
     print(json.dumps(record), flush=True)
     atomic_write_json(args.out, provenance(**record))
     return child.returncode
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_measure, argv)
 
 
 if __name__ == "__main__":

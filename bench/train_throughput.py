@@ -38,6 +38,8 @@ from torch.utils.data import DataLoader
 from hsi.camera import load_srf
 from hsi.data import DevicePatchSource, PatchDataset, ResumableBatchSampler, read_split
 from hsi.datasets import get_dataset_spec
+from hsi.cli_types import HelpFormatter, dataset_help, method_help, non_negative_int, positive_int, psf_help
+from hsi.errors import run_main
 from hsi.io import atomic_write_json, provenance
 from hsi.models import build_model
 from hsi.models.adapter import run_model
@@ -166,31 +168,32 @@ def loop_rate(method, train_set, renderer, batch, workers, device, amp, compile_
     return statistics.median(steady)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset_path", default="./datasets")
-    ap.add_argument("--dataset_name", default="SYNTH")
-    ap.add_argument("--psf_name", default=None, help="PSF of the on-the-fly rendering (None: no PSF)")
-    ap.add_argument("--psf_path", default="./PSFs")
-    ap.add_argument("--npe", type=int, default=1000, help="noise of the on-the-fly rendering")
-    ap.add_argument("--methods", nargs="+", default=["mst_plus_plus"])
-    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
-    ap.add_argument("--data", nargs="+", default=["fixed", "onthefly"], choices=["fixed", "onthefly"])
-    ap.add_argument("--parts", nargs="+", default=["data", "step", "loop"], choices=["data", "step", "loop", "codesign"])
-    ap.add_argument("--psf_size", type=int, default=31, help="codesign: PSF window (px)")
-    ap.add_argument("--doe_grid", type=int, default=128, help="codesign: pupil samples per axis")
-    ap.add_argument("--doe_oversample", type=int, default=3, help="codesign: sub-samples per pixel and axis")
-    ap.add_argument("--batch_size", type=int, default=20)
-    ap.add_argument("--crop_size", type=int, default=128)
-    ap.add_argument("--stride", type=int, default=8)
-    ap.add_argument("--num_workers", type=int, default=8)
+def _bench(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--dataset_path", default="./datasets", help="datasets root")
+    ap.add_argument("--dataset_name", default="SYNTH", help=dataset_help())
+    ap.add_argument("--psf_name", default=None, help="PSF of the on-the-fly rendering: " + psf_help())
+    ap.add_argument("--psf_path", default="./PSFs", help="folder of the PSF files")
+    ap.add_argument("--npe", type=non_negative_int, default=1000, help="noise of the on-the-fly rendering")
+    ap.add_argument("--methods", nargs="+", default=["mst_plus_plus"], metavar="METHOD", help=method_help())
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES), help="step modes measured")
+    ap.add_argument("--data", nargs="+", default=["fixed", "onthefly"], choices=["fixed", "onthefly"], help="data kinds")
+    ap.add_argument("--parts", nargs="+", default=["data", "step", "loop"], choices=["data", "step", "loop", "codesign"],
+                    help="measurements (codesign: the co-design step beside the fixed-PSF on-the-fly step)")
+    ap.add_argument("--psf_size", type=positive_int, default=31, help="codesign: PSF window (px)")
+    ap.add_argument("--doe_grid", type=positive_int, default=128, help="codesign: pupil samples per axis")
+    ap.add_argument("--doe_oversample", type=positive_int, default=3, help="codesign: sub-samples per pixel and axis")
+    ap.add_argument("--batch_size", type=positive_int, default=20, help="patches per batch")
+    ap.add_argument("--crop_size", type=positive_int, default=128, help="patch side in pixels")
+    ap.add_argument("--stride", type=positive_int, default=8, help="step between patch positions")
+    ap.add_argument("--num_workers", type=non_negative_int, default=8, help="DataLoader worker processes")
     ap.add_argument("--data_on_device", nargs="+", default=["off", "on"], choices=["off", "on"],
                     help="data paths to measure: DataLoader workers (off) and scenes held on the device (on)")
-    ap.add_argument("--batches", type=int, default=30, help="batches timed for data and step")
-    ap.add_argument("--loop_iterations", type=int, default=100)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--cache_dir", default=None)
-    ap.add_argument("--out", default="results/bench/train_throughput.json")
+    ap.add_argument("--batches", type=positive_int, default=30, help="batches timed for data and step")
+    ap.add_argument("--loop_iterations", type=positive_int, default=100, help="iterations of the loop measurement")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda or cuda:k")
+    ap.add_argument("--cache_dir", default=None, help="scene cache (None: <dataset>/cache)")
+    ap.add_argument("--out", default="results/bench/train_throughput.json", help="JSON records written")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -261,6 +264,11 @@ def main(argv=None) -> int:
                              workers=0 if on else args.num_workers, samples_per_s=round(rate, 1))
     atomic_write_json(args.out, provenance(args=vars(args), records=records))
     return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_bench, argv)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,15 @@ for the traceback). The logic is in hsi.convert.
 """
 import argparse
 
-from hsi.cli_types import positive_int
+from hsi.cli_types import HelpFormatter, positive_int
 from hsi.convert import check_dataset
 from hsi.errors import run_main
 from hsi.io import atomic_write_json, provenance
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written, and each flag's default."""
-
-
 def _check(argv: list[str]) -> int:
     from hsi.datasets import DATASETS
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("path", help="dataset folder, e.g. ./datasets/CAVE")
     ap.add_argument("--dataset_name", default=None,
                     help=f"one of {', '.join(DATASETS)} (None: the folder's name, if it is one)")

@@ -12,18 +12,14 @@ given --seed; scenes already built are skipped. User errors print "error: ..." a
 import argparse
 import time
 
-from hsi.cli_types import finite_float, int_range
+from hsi.cli_types import HelpFormatter, finite_float, int_range
 from hsi.errors import run_main
 from hsi.synthetic import SynthConfig, SynthSettingsError, build_synth_dataset
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written, and each flag's default."""
-
-
 def _build(argv: list[str]) -> int:
     d = SynthConfig()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--dest_root", default="./datasets/SYNTH", help="output folder (created if missing)")
     ap.add_argument("--num_scenes", type=int, default=d.num_scenes, help="number of scenes")
     ap.add_argument("--size", type=int_range(8, 1 << 16), nargs="+", default=list(d.size), metavar="N",

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from hsi.ambiguity import band_ranges, metamer_through_optics, pair_distance
+from hsi.errors import ToolkitError
 
 JSON_NAME = "ambiguity.json"
 MD_NAME = "ambiguity.md"
@@ -31,7 +32,7 @@ MAP_GRID = 64
 """The widest-band-range map of a figure is computed on about ``MAP_GRID x MAP_GRID`` pixels."""
 
 
-class AmbiguityError(ValueError):
+class AmbiguityError(ToolkitError, ValueError):
     """Bad options or inputs of ``run_ambiguity``; the message says what and how to fix it."""
 
 

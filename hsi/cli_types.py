@@ -87,3 +87,53 @@ def percent(text: str) -> float:
 def int_range(lo: int, hi: int) -> Callable[[str], int]:
     """An integer in [lo, hi] (e.g. a JPEG quality in [1, 100])."""
     return _number(int, lo, hi, False, False)
+
+
+def allow_bare_bool(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Let every flag of ``parser`` declared with ``type=str2bool`` also be given bare (``--flag`` = True),
+    as ``bool_flag`` declares it; ``--flag True|False`` keeps working. Returns ``parser``."""
+    for action in parser._actions:
+        if action.type is str2bool and action.option_strings and action.nargs is None:
+            action.nargs, action.const = "?", True
+            action.metavar = action.metavar or "BOOL"
+    return parser
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with the description as written (the module docstring) and each flag's default."""
+
+
+def one_of(names, more: str = "") -> str:
+    """``"one of a, b, c"`` (+ ``more``) for a flag's help: the names it accepts."""
+    names = list(names)
+    return f"one of {', '.join(names) if names else '(none found)'}{more}"
+
+
+def method_help() -> str:
+    """The accepted ``--method`` names (``hsi.models.METHODS``)."""
+    from hsi.models import METHODS
+    return "network or baseline: " + one_of(METHODS)
+
+
+def dataset_help() -> str:
+    """The accepted ``--dataset_name`` values (``hsi.datasets.DATASETS``)."""
+    from hsi.datasets import DATASETS
+    return "dataset: " + one_of(DATASETS, " (case-insensitive; SYNTH_<x> for other synthetic sets)")
+
+
+def camera_help(what: str = "camera") -> str:
+    """The accepted camera names (``hsi.camera.CAMERA_NAMES``) or a file."""
+    from hsi.camera import CAMERA_NAMES
+    return f"{what}: " + one_of(CAMERA_NAMES, ", or a .npz (paper format: wavelengths, R, G, B) / .csv file")
+
+
+def psf_help(psf_folder="PSFs") -> str:
+    """The accepted ``--psf_name`` values: a PSF file stem in the PSF folder, or None."""
+    from pathlib import Path
+
+    from hsi.optics import list_psfs
+    folder = Path(psf_folder)
+    if not folder.is_absolute() and not folder.is_dir():
+        folder = Path(__file__).resolve().parents[1] / folder
+    shipped = list_psfs(folder) if folder.is_dir() else []
+    return f"PSF file stem in the PSF folder, or None (no PSF); in {folder.name}/: " + one_of(shipped)

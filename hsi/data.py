@@ -28,9 +28,10 @@ from torch.utils.data import Dataset, Sampler
 
 from hsi.io import minmax_normalise, read_mat_cube, read_rgb_raw
 from hsi.io.atomic import atomic_path
+from hsi.errors import ToolkitError
 
 
-class DataError(ValueError):
+class DataError(ToolkitError, ValueError):
     """Missing or unusable training/validation data; the message says what and where."""
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 
 import torch
+from hsi.errors import ToolkitError
 
 THREADS_ENV = "OMP_NUM_THREADS"
 """Set it to fix the torch CPU thread count; otherwise :func:`cpu_thread_count` chooses."""
 
 
-class DeviceError(RuntimeError):
+class DeviceError(ToolkitError, RuntimeError):
     """A CUDA device was asked for but is not available."""
 
 

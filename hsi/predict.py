@@ -30,6 +30,7 @@ import torch
 
 from hsi.io import DEFAULT_WAVELENGTHS_NM, atomic_write_json, normalise_rgb, provenance, read_rgb_raw
 from hsi.plotting import new_figure, save_png
+from hsi.errors import ToolkitError
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 TILE_ALIGN = 32
@@ -39,7 +40,7 @@ PREVIEW_MAX_SIDE = 1024
 """Longest side of the preview figures' images (the photo is subsampled for display only)."""
 
 
-class PredictError(ValueError):
+class PredictError(ToolkitError, ValueError):
     """A user error in prediction (bad path, image, pixel or option); the message says what and how to fix."""
 
 

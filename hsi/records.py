@@ -30,9 +30,10 @@ from typing import Any, Mapping
 
 from hsi.io import atomic_write_json, provenance
 from hsi.metrics import METRIC_NAMES
+from hsi.errors import ToolkitError
 
 
-class RecordError(ValueError):
+class RecordError(ToolkitError, ValueError):
     """A JSON object that is not a complete validation record (the message says what is missing)."""
 
 

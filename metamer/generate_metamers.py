@@ -21,20 +21,13 @@ images are byte-identical (rgb_identical, per format), and the dataset's pair_bo
 import argparse
 from pathlib import Path
 
-from hsi.camera import CAMERA_NAMES
-from hsi.cli_types import bool_flag, finite_float, int_range, non_negative_float, positive_float, positive_int, \
-    unit_interval
-from hsi.datasets import DATASETS
+from hsi.cli_types import (HelpFormatter, bool_flag, camera_help, dataset_help, finite_float, int_range, non_negative_float,
+                           positive_float, positive_int, psf_help, unit_interval)
 from hsi.errors import run_main
 from hsi.metamer import METAMER_MODES
 from hsi.metamer_data import CUBE_VALUE_POLICIES, RGB_FORMAT_CHOICES, GenerateOptions, generate_metamer_dataset
-from hsi.optics import list_psfs
 
 SHIPPED_PSFS = Path(__file__).resolve().parents[1] / "PSFs"
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written, and each flag's default."""
 
 
 def _npe(text: str) -> float:
@@ -51,18 +44,13 @@ def _add_ambiguity_flags(group, d: GenerateOptions) -> None:
 
 def _generate(argv: list[str]) -> int:
     d = GenerateOptions()
-    ap = argparse.ArgumentParser(prog=Path(__file__).name, description=__doc__, formatter_class=_HelpFormatter)
+    ap = argparse.ArgumentParser(prog=Path(__file__).name, description=__doc__, formatter_class=HelpFormatter)
     paper = ap.add_argument_group("the paper's flags")
-    paper.add_argument("--srf_path", default=d.srf_path,
-                       help=f"camera: one of {', '.join(CAMERA_NAMES)}, or a .npz (paper format: wavelengths, R, "
-                            "G, B) / .csv file")
+    paper.add_argument("--srf_path", default=d.srf_path, help=camera_help())
     paper.add_argument("--psf_path", default=d.psf_path, help="folder of PSF .npz files")
-    paper.add_argument("--psf_name", default="None",
-                       help=f"PSF file stem in --psf_path, or None (no PSF); shipped in {SHIPPED_PSFS.name}/: "
-                            f"{', '.join(list_psfs(SHIPPED_PSFS)) or 'none'}")
+    paper.add_argument("--psf_name", default="None", help=psf_help(SHIPPED_PSFS))
     paper.add_argument("--dataset_path", default=d.dataset_path, help="datasets root")
-    paper.add_argument("--dataset_name", default=d.dataset_name,
-                       help=f"one of {', '.join(DATASETS)} (case-insensitive; SYNTH_<x> for other synthetic sets)")
+    paper.add_argument("--dataset_name", default=d.dataset_name, help=dataset_help())
     paper.add_argument("--noise_type", default=d.noise_type, choices=["poisson", "gaussian"], help="noise model")
     paper.add_argument("--npe", type=_npe, default=0, help="photo-electrons at signal 1.0 (>= 0); 0 = noiseless")
     paper.add_argument("--divFactorTo_1PE", type=positive_float, default=1,

@@ -11,10 +11,11 @@ metamer/generate_metamers.py (same --dataset_path/--dataset_name/--noise_type/--
 --out_name). The logic is in hsi.metamer_viz.
 """
 import argparse
-import sys
 from pathlib import Path
 
-from hsi.datasets import SplitListError, dataset_dir, read_splits
+from hsi.cli_types import HelpFormatter, camera_help, dataset_help, non_negative_float, positive_int, psf_help
+from hsi.datasets import dataset_dir, read_splits
+from hsi.errors import ToolkitError, run_main
 from hsi.io import atomic_write_json, provenance
 from hsi.layout import variant_dir_name
 from hsi.metamer_viz import visualize_scene
@@ -28,20 +29,20 @@ def _pixel(text: str) -> tuple[int, int]:
     return y, x
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset_path", default="./datasets")
-    ap.add_argument("--dataset_name", default="ARAD_1K")
-    ap.add_argument("--noise_type", default="poisson", choices=["poisson", "gaussian"])
-    ap.add_argument("--npe", type=float, default=0)
-    ap.add_argument("--psf_name", default="None")
+def _visualize(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--dataset_path", default="./datasets", help="datasets root")
+    ap.add_argument("--dataset_name", default="ARAD_1K", help=dataset_help())
+    ap.add_argument("--noise_type", default="poisson", choices=["poisson", "gaussian"], help="noise of the data folder")
+    ap.add_argument("--npe", type=non_negative_float, default=0, help="photo-electrons of the data folder")
+    ap.add_argument("--psf_name", default="None", help=psf_help())
     ap.add_argument("--out_name", default=None, help="generated folder name (default <noise_type><npe>_<psf_name>)")
     ap.add_argument("--scenes", nargs="+", default=None, help="scene names (default: the first --num_scenes of the valid list)")
-    ap.add_argument("--num_scenes", type=int, default=4)
+    ap.add_argument("--num_scenes", type=positive_int, default=4, help="scenes when --scenes is not given")
     ap.add_argument("--pixels", type=_pixel, nargs="+", default=None, help="pixels y,x to plot (default: picked)")
-    ap.add_argument("--n_pixels", type=int, default=3, help="pixels to pick when --pixels is not given")
+    ap.add_argument("--n_pixels", type=positive_int, default=3, help="pixels to pick when --pixels is not given")
     ap.add_argument("--rgb_format", default="png", choices=["png", "jpg"], help="RGB files to show (if both exist)")
-    ap.add_argument("--srf_path", default=None, help="camera (default: the one recorded in the folder's manifest)")
+    ap.add_argument("--srf_path", default=None, help=camera_help("camera (None: the one recorded in the folder's manifest)"))
     ap.add_argument("--fig_dir", default=None,
                     help="output folder (default results/metamer_figures/<NAME>/<generated folder>)")
     args = ap.parse_args(argv)
@@ -49,18 +50,22 @@ def main(argv=None) -> int:
         ddir = dataset_dir(args.dataset_path, args.dataset_name)
         out_name = args.out_name or variant_dir_name(args.noise_type, args.npe, args.psf_name)
         if not (ddir / out_name).is_dir():
-            raise FileNotFoundError(f"{ddir / out_name}: no generated data; run metamer/generate_metamers.py first")
+            raise ToolkitError(f"{ddir / out_name}: no generated data; run metamer/generate_metamers.py first")
         scenes = args.scenes or read_splits(ddir)["valid"][: args.num_scenes]
         fig_dir = Path(args.fig_dir or Path("results") / "metamer_figures" / ddir.name / out_name)
         written = [str(visualize_scene(ddir, out_name, s, fig_dir / f"{s}.png", args.srf_path, args.pixels,
                                        args.n_pixels, args.rgb_format)) for s in scenes]
-    except (ValueError, FileNotFoundError, SplitListError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as exc:                     # a missing generated file (the message names it)
+        raise ToolkitError(str(exc)) from exc
     atomic_write_json(fig_dir / "figures.json", provenance(kind="metamer figures", args=vars(args), figures=written))
     for w in written:
         print(w)
     return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_visualize, argv)
 
 
 if __name__ == "__main__":

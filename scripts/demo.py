@@ -9,27 +9,28 @@ metamers with the paired lower bound, from ``RESULTS/table5/{original,metamer}``
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from hsi.cli_types import HelpFormatter, camera_help, finite_float, non_negative_float, psf_help
 from hsi.demo import add_table5_to_model_cards, format_table, format_table5, run_metamer_demo, table5_records
 from hsi.device import resolve_device
+from hsi.errors import ToolkitError, run_main
 from hsi.io import atomic_write_json, atomic_write_text, provenance
 from hsi.layout import is_no_psf
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--alphas", type=float, nargs="+", default=[-1.0, 0.0, 0.5, 2.0], help="metameric-black coefficients")
-    ap.add_argument("--modes", nargs="+", default=["clip", "exact"], choices=["clip", "exact"])
-    ap.add_argument("--npe", type=float, default=1000.0, help="Poisson noise: photo-electrons at signal 1.0")
-    ap.add_argument("--psf_name", default="double_gauss_50mm_F1.8", help="PSF in --psf_path, or None")
-    ap.add_argument("--psf_path", default="PSFs")
-    ap.add_argument("--camera", default="basler_a2A5320-23ucBAS", help="camera name or .npz/.csv file")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu")
+def _demo(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--alphas", type=finite_float, nargs="+", default=[-1.0, 0.0, 0.5, 2.0], help="metameric-black coefficients")
+    ap.add_argument("--modes", nargs="+", default=["clip", "exact"], choices=["clip", "exact"], help="metamer modes")
+    ap.add_argument("--npe", type=non_negative_float, default=1000.0, help="Poisson noise: photo-electrons at signal 1.0")
+    ap.add_argument("--psf_name", default="double_gauss_50mm_F1.8", help=psf_help())
+    ap.add_argument("--psf_path", default="PSFs", help="folder of the PSF files")
+    ap.add_argument("--camera", default="basler_a2A5320-23ucBAS", help=camera_help())
+    ap.add_argument("--seed", type=int, default=0, help="noise seed")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:k")
     ap.add_argument("--out", default="results/demo", help="folder for the table and its provenance")
     ap.add_argument("--table5", default=None, metavar="RESULTS", help="print part 2's Table V summary of RESULTS")
     args = ap.parse_args(argv)
@@ -52,9 +53,8 @@ def main(argv=None) -> int:
 def _table5(results: Path) -> int:
     records = table5_records(results)
     if not records:
-        print(f"error: no Table V validations under {results / 'table5'} (run scripts/table5_metamer_validation.sh)",
-              file=sys.stderr)
-        return 2
+        raise ToolkitError(f"no Table V validations under {results / 'table5'} (run "
+                           "scripts/table5_metamer_validation.sh)")
     text = format_table5(records)
     atomic_write_text(results / "table5_summary.md", text)
     cards = add_table5_to_model_cards(records)
@@ -62,6 +62,11 @@ def _table5(results: Path) -> int:
     print(f"[demo] summary written to {results / 'table5_summary.md'}; model cards: "
           + ", ".join(str(c) for c in cards))
     return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_demo, argv)
 
 
 if __name__ == "__main__":

@@ -16,16 +16,18 @@ import argparse
 import logging
 import sys
 
+from hsi.cli_types import HelpFormatter, non_negative_int
+from hsi.errors import ToolkitError, run_main
 from hsi.report import FORMATS, ReportOptions, make_report
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _report(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--results", nargs="+", default=["results"], help="folders searched recursively for runs")
     ap.add_argument("--out", default="results/report", help="report folder")
     ap.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS), help="table formats")
     ap.add_argument("--no_figures", action="store_true", help="write the tables only")
-    ap.add_argument("--max_examples", type=int, default=2,
+    ap.add_argument("--max_examples", type=non_negative_int, default=2,
                     help="scenes per validation run (with saved reconstructions) drawn as error maps")
     ap.add_argument("--ambiguity", nargs="+", default=[],
                     help="folders with metamer/ambiguity.py results (ambiguity.json) for the Finding 3 ambiguity row "
@@ -37,8 +39,7 @@ def main(argv=None) -> int:
     try:
         result = make_report(options)
     except OSError as e:
-        print(f"error: cannot write the report to {args.out}: {e}; choose a writable folder with --out", file=sys.stderr)
-        return 2
+        raise ToolkitError(f"cannot write the report to {args.out}: {e}; choose a writable folder with --out") from e
     print(f"[report] {len(result.collection.validation)} tagged validation run(s) in {len({t.spec.key for t in result.tables})} "
           f"table(s), {len(result.collection.training)} training run(s), {len(result.figures)} figure(s), "
           f"{len(result.warnings)} warning(s)")
@@ -46,5 +47,10 @@ def main(argv=None) -> int:
     return 0
 
 
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_report, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

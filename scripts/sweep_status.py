@@ -13,12 +13,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hsi.cli_types import HelpFormatter  # noqa: E402
 from hsi.errors import ToolkitError, run_main  # noqa: E402
 from hsi.sweep_status import as_json, counts, markdown, sweep_status  # noqa: E402
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _status(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("results", help="the results folder of the drivers (RESULTS)")
     ap.add_argument("--jobs", nargs="*", default=[], help="jobs files (default: <results>/sweep/*.jsonl)")
     ap.add_argument("--dataset_path", default=None, help="also list the generated variants of these datasets")
@@ -35,5 +36,10 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_status, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    raise SystemExit(main())

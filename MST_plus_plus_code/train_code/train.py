@@ -7,32 +7,32 @@ written to the run folder). Run folder: ``--outf`` (``_<p>percent`` appended wit
 """
 import argparse
 
-from hsi.train.cli import add_engine_args, add_print_run_dir_arg, mstpp_main, str2bool
+from hsi.cli_types import HelpFormatter, allow_bare_bool, method_help, percent
+from hsi.errors import run_main
+from hsi.train.cli import add_engine_args, add_print_run_dir_arg, add_schedule_args, mstpp_main, str2bool
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--method", default="mst_plus_plus")
-    ap.add_argument("--pretrained_model_path", default=None, help="checkpoint to start from (none: random init)")
-    ap.add_argument("--percent", type=float, default=None, help="percentage of the training scenes")
-    ap.add_argument("--batch_size", type=int, default=20)
-    ap.add_argument("--end_epoch", type=int, default=300, help="epochs of 1000 iterations")
-    ap.add_argument("--iterations_per_epoch", type=int, default=1000)
-    ap.add_argument("--init_lr", type=float, default=None, help="default: the method's (MST++ README table)")
-    ap.add_argument("--outf", default="./MST_plus_plus_code/train_exp/")
-    ap.add_argument("--data_root", default="./datasets/ARAD_1K/")
-    ap.add_argument("--patch_size", type=int, default=128)
-    ap.add_argument("--stride", type=int, default=8)
-    ap.add_argument("--gpu_id", default=None)
-    ap.add_argument("--wandb", type=str2bool, default=False)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--valid_freq", type=int, default=1000)
-    ap.add_argument("--save_freq", type=int, default=1000)
-    ap.add_argument("--log_freq", type=int, default=20)
+def _train(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--method", default="mst_plus_plus", help=method_help())
+    ap.add_argument("--pretrained_model_path", default=None, help="checkpoint to start from (None: random init)")
+    ap.add_argument("--percent", type=percent, default=None, help="percentage, in (0, 100], of the training scenes")
+    add_schedule_args(ap, epochs=("--end_epoch", 300, "--iterations_per_epoch"), crop="--patch_size", valid_freq=1000)
+    ap.add_argument("--outf", default="./MST_plus_plus_code/train_exp/", help="run folder")
+    ap.add_argument("--data_root", default="./datasets/ARAD_1K/", help="ARAD_1K-style dataset folder")
+    ap.add_argument("--gpu_id", default=None, help="GPU index")
+    ap.add_argument("--wandb", type=str2bool, default=False, help="log to Weights & Biases")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the run")
     add_engine_args(ap)
     add_print_run_dir_arg(ap)
-    mstpp_main(ap.parse_args(argv))
+    mstpp_main(allow_bare_bool(ap).parse_args(argv))
+    return 0
+
+
+def main(argv=None) -> int:
+    """The script (``argv`` default ``sys.argv[1:]``); a user error prints ``error: ...`` and returns 2."""
+    return run_main(_train, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from hsi.io.atomic import atomic_path
+from hsi.errors import ToolkitError
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ToolkitError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the network; the message says why."""
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hsi.errors import ToolkitError
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -90,7 +92,7 @@ BASELINES: tuple[str, ...] = tuple(m for m, s in ZOO.items() if s.closed_form)
 """The closed-form regression baselines (``linear``, ``rpr2``, ``rpr3``)."""
 
 
-class UnknownMethodError(ValueError):
+class UnknownMethodError(ToolkitError, ValueError):
     """Raised for a method name that is not in the zoo; the message lists the valid names."""
 
 

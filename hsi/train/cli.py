@@ -16,7 +16,10 @@ import numpy as np
 
 from hsi import layout
 from hsi.camera import load_camera
+from hsi.cli_types import (HelpFormatter, allow_bare_bool, camera_help, dataset_help, finite_float, method_help,
+                           non_negative_int, percent, positive_float, positive_int, psf_help, str2bool)
 from hsi.data import DataError, SceneCache, ScenePair
+from hsi.errors import OptionError
 from hsi.io import atomic_write_text
 from hsi.train.onthefly import scene_stats  # noqa: F401  (re-exported: the one implementation)
 from hsi.train.options import (DATA_JOINS, EngineOptions, MstppTrainingOptions, TrainingOptions, ValidationOptions,
@@ -25,13 +28,7 @@ from hsi.train.options import (DATA_JOINS, EngineOptions, MstppTrainingOptions, 
 psf_label = layout.psf_label  # re-exported (older importers)
 CLI_ONLY_FLAGS = ("print_run_dir",)
 """Flags of the training scripts that are no option of a run."""
-
-
-def str2bool(value: str | bool) -> bool:
-    """The paper's boolean parsing: yes/y/true/t/1 (any case) are True, anything else False."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("yes", "y", "true", "t", "1")
+__all__ = ["str2bool"]  # re-exported: the strict parser of hsi.cli_types (older importers)
 
 
 def generated_dir(dataset_path: str, dataset_name: str, noise_type: str, npe: int, psf_name: str | None) -> Path:
@@ -85,16 +82,81 @@ def add_engine_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--tf32", type=str2bool, default=True, help="allow TF32 on CUDA")
     g.add_argument("--deterministic", type=str2bool, default=False, help="deterministic algorithms (exact resume on GPU)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:k")
-    g.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
+    g.add_argument("--num_workers", type=non_negative_int, default=2, help="DataLoader worker processes (>= 0)")
     g.add_argument("--data_on_device", default="auto", choices=["auto", "on", "off"],
                    help="hold the training scenes in GPU memory and cut patches there (auto: on CUDA when they "
                    "take under half of the free GPU memory; off: disk-backed DataLoader, RAM bounded)")
     g.add_argument("--cache_dir", default=None, help="uncompressed .npy cache of the scenes "
-                   "(default <dataset_path>/<NAME>/cache)")
-    g.add_argument("--valid_border", type=int, default=0, help="pixels cropped from each border for validation metrics")
-    g.add_argument("--srf_name", default=None, help="camera the data was rendered with (ssrnet input; default: the "
-                   "--srf_path file or the Basler camera)")
+                   "(None: <dataset_path>/<NAME>/cache)")
+    g.add_argument("--valid_border", type=non_negative_int, default=0,
+                   help="pixels cropped from each border for validation metrics")
+    g.add_argument("--srf_name", default=None, help=camera_help("camera the data was rendered with (ssrnet input; "
+                   "None: the --srf_path file or the Basler camera)"))
     g.add_argument("--stop_at", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def add_schedule_args(ap: argparse.ArgumentParser, epochs: tuple[str, int, str], crop: str, valid_freq: int,
+                      log_freq: int = 20, save_freq: int = 1000) -> None:
+    """The schedule flags the trainers share, checked by the parser: ``epochs`` = (epochs flag, its
+    default, iterations-per-epoch flag), ``crop`` = the patch-size flag's name, and the frequencies."""
+    epoch_flag, epoch_default, per_epoch_flag = epochs
+    ap.add_argument(epoch_flag, type=positive_int, default=epoch_default, help=f"epochs of {per_epoch_flag} iterations")
+    ap.add_argument(per_epoch_flag, type=positive_int, default=1000, help="iterations per epoch")
+    ap.add_argument("--init_lr", type=positive_float, default=None,
+                    help="Adam initial LR, > 0 (None: the method's, e.g. 4e-4 for MST++)")
+    ap.add_argument("--batch_size", type=positive_int, default=20, help="patches per iteration")
+    ap.add_argument(crop, type=positive_int, default=128, help="patch side in pixels")
+    ap.add_argument("--stride", type=positive_int, default=8, help="step between patch positions in pixels")
+    ap.add_argument("--log_freq", type=positive_int, default=log_freq, help="iterations between log lines")
+    ap.add_argument("--valid_freq", type=non_negative_int, default=valid_freq,
+                    help="iterations between validations (0: only at the end)")
+    ap.add_argument("--save_freq", type=positive_int, default=save_freq, help="iterations between checkpoints")
+
+
+def check_alpha_range(args: argparse.Namespace) -> None:
+    """``OptionError`` unless ``--alpha_min`` < ``--alpha_max`` (the on-the-fly trainer's alpha range)."""
+    lo, hi = getattr(args, "alpha_min", None), getattr(args, "alpha_max", None)
+    if lo is not None and hi is not None and not lo < hi:
+        raise OptionError(f"--alpha_min {lo:g} must be below --alpha_max {hi:g} (alpha is uniform in "
+                          "[alpha_min, alpha_max); the paper's range is -1 2)")
+
+
+def known_tags() -> str:
+    """The validation tags the report places in the paper's tables, one table per ``; ``-separated part."""
+    from hsi.report.specs import TABLES
+    parts = []
+    for spec in TABLES.values():
+        cols = list(spec.columns)
+        if cols and all("->" in c for c in cols):
+            parts.append(f"{spec.key}/<train>-><valid>")
+        elif spec.psf_plot:
+            parts.append(f"{spec.key}/<{'|'.join(cols)}|a PSF name>")
+        else:
+            parts.append(f"{spec.key}/<{'|'.join(cols)}>")
+    return "; ".join(parts)
+
+
+def validation_tag(text: str) -> str:
+    """A ``--tag`` ``<table>/<column>``: for the paper's tables of fixed columns (Tables II, III, V,
+    VI/VII) the column must be one of the table's; Table IV takes ``<train>-><valid>``, Finding 3 any PSF
+    column, and other tables (your own) any column. A bad tag is refused listing the known tags."""
+    from hsi.report.specs import TABLES
+    table, _, column = text.partition("/")
+    if not table.strip() or not column.strip() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not '<table>/<column>'; the paper's tags: {known_tags()}")
+    base = next((k for k in TABLES if table == k or table.startswith(k + "_")), None)
+    spec = TABLES.get(base)
+    if spec is None or not spec.columns or spec.psf_plot:
+        return text
+    cols = spec.columns
+    if all("->" in c for c in cols):
+        ok = all(column.partition("->")[::2]) and "->" in column
+    else:
+        ok = any(column == c or column.startswith(c + "_") for c in cols)
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{text!r}: {column!r} is no column of {table} ({spec.title}); the "
+                                         f"paper's tags: {known_tags()}")
+    return text
 
 
 def train_config_fields(opts: TrainingOptions | MstppTrainingOptions) -> dict:
@@ -109,7 +171,7 @@ def train_config_fields(opts: TrainingOptions | MstppTrainingOptions) -> dict:
 
 def rgb2hs_parser(description: str, mode: str) -> argparse.ArgumentParser:
     """The parser of the RGB2HS trainer of ``mode`` with the shared flags (``add_rgb2hs_args``)."""
-    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     add_rgb2hs_args(ap, mode)
     return ap
 
@@ -117,36 +179,30 @@ def rgb2hs_parser(description: str, mode: str) -> argparse.ArgumentParser:
 def add_rgb2hs_args(ap: argparse.ArgumentParser, mode: str) -> None:
     """The paper's flags of the RGB2HS trainer of ``mode`` (upstream 1.3-1.5), with their defaults;
     ``--percent`` and ``--data_join`` for the no-metamer trainer (the on-the-fly one declares its own)."""
-    result_root, percent, data_join = layout.TRAIN_RESULT_ROOT[mode], mode == "no_metamer", mode == "no_metamer"
-    ap.add_argument("--psf_name", default=None, help="PSF of the data folder (<noise><npe>_<psf>); None = no PSF")
-    ap.add_argument("--dataset_path", default="./datasets")
-    ap.add_argument("--dataset_name", default="ARAD_1K")
-    ap.add_argument("--method", default="mst_plus_plus")
+    result_root, with_percent, data_join = layout.TRAIN_RESULT_ROOT[mode], mode == "no_metamer", mode == "no_metamer"
+    ap.add_argument("--psf_name", default=None, help="PSF of the data folder (<noise><npe>_<psf>): " + psf_help())
+    ap.add_argument("--dataset_path", default="./datasets", help="datasets root")
+    ap.add_argument("--dataset_name", default="ARAD_1K", help=dataset_help())
+    ap.add_argument("--method", default="mst_plus_plus", help=method_help())
     ap.add_argument("--pretrained_root", default=None, help="folder of a checkpoint to start from")
     ap.add_argument("--resume_file", default=None, help="checkpoint stem in --pretrained_root to start from")
-    ap.add_argument("--result_root", default=result_root)
-    ap.add_argument("--noise_type", default="poisson", choices=["poisson", "gaussian"])
-    ap.add_argument("--npe", type=int, default=0)
-    ap.add_argument("--rgb_format", default="png", choices=["png", "jpg"])
-    if percent:
-        ap.add_argument("--percent", type=float, default=None, help="use exactly this percentage of the training scenes")
-    ap.add_argument("--num_epochs", type=int, default=300, help="epochs of --per_epoch_iteration iterations")
-    ap.add_argument("--init_lr", type=float, default=None, help="Adam initial LR (default: the method's, e.g. 4e-4 for MST++)")
-    ap.add_argument("--batch_size", type=int, default=20)
-    ap.add_argument("--crop_size", type=int, default=128)
-    ap.add_argument("--stride", type=int, default=8)
-    ap.add_argument("--per_epoch_iteration", type=int, default=1000)
-    ap.add_argument("--loss_func", default="l1", choices=["l1", "l2", "mrae", "rmse", "psnr", "sam"])
-    ap.add_argument("--log_freq", type=int, default=20)
-    ap.add_argument("--valid_freq", type=int, default=100)
-    ap.add_argument("--save_freq", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--result_root", default=result_root, help="folder of the run folders")
+    ap.add_argument("--noise_type", default="poisson", choices=["poisson", "gaussian"], help="noise of the data folder")
+    ap.add_argument("--npe", type=non_negative_int, default=0, help="photo-electrons of the data folder (0: noiseless)")
+    ap.add_argument("--rgb_format", default="png", choices=["png", "jpg"], help="RGB files of the data folder")
+    if with_percent:
+        ap.add_argument("--percent", type=percent, default=None,
+                        help="use exactly this percentage, in (0, 100], of the training scenes (None: all)")
+    add_schedule_args(ap, epochs=("--num_epochs", 300, "--per_epoch_iteration"), crop="--crop_size", valid_freq=100)
+    ap.add_argument("--loss_func", default="l1", choices=["l1", "l2", "mrae", "rmse", "psnr", "sam"], help="training loss")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the run")
     ap.add_argument("--gpu_id", default=None, help="GPU index (sets the device to cuda:<gpu_id>)")
     if data_join:
         ap.add_argument("--data_join", default="standard", choices=list(DATA_JOINS))
-    ap.add_argument("--wandb", type=str2bool, default=False)
+    ap.add_argument("--wandb", type=str2bool, default=False, help="log to Weights & Biases")
     add_engine_args(ap)
     add_print_run_dir_arg(ap)
+    allow_bare_bool(ap)
 
 
 def add_print_run_dir_arg(ap: argparse.ArgumentParser) -> None:
@@ -213,6 +269,7 @@ def train_main(args: argparse.Namespace, mode: str) -> dict | None:
     """An RGB2HS trainer's parsed flags -> ``run_training``; with ``--print_run_dir True`` only print
     the run folder (for the shell drivers)."""
     from hsi.train.experiments import run_training, training_run_dir
+    check_alpha_range(args)
     opts = training_options_from_args(args, mode)
     if args.print_run_dir:
         print(training_run_dir(opts))

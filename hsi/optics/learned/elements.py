@@ -31,6 +31,7 @@ from ..diffraction import SENSOR_PITCH_UM, WAVELENGTHS_NM, na_from_f_number, ove
 from ..materials import refractive_index
 from .fraunhofer import (alias_free_window_um, dft_matrices, normalise_bands_torch, otf_matrices, psf_from_pupil_otf,
                          psf_from_pupil_torch)
+from ...errors import ToolkitError
 
 __all__ = ["DOEOptions", "HeightMapDOE", "RadialDOE", "PhaseSamplingError", "quantise_ste", "INITS",
            "rotation_height_map_um", "two_pi_height_um", "DOUBLE_GAUSS_KERNEL_PX"]
@@ -43,7 +44,7 @@ INITS = ("flat", "rotation", "random")
 _LOGIT_EPS = 1e-6
 
 
-class PhaseSamplingError(ValueError):
+class PhaseSamplingError(ToolkitError, ValueError):
     """The pupil grid does not resolve the DOE's phase or the kernel window aliases."""
 
 
