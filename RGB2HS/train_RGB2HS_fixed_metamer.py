@@ -12,4 +12,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from hsi.errors import run_main
+    raise SystemExit(run_main(main))

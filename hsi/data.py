@@ -26,12 +26,35 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from hsi.errors import ToolkitError
 from hsi.io import minmax_normalise, read_mat_cube, read_rgb_raw
 from hsi.io.atomic import atomic_path
 
 
-class DataError(ValueError):
+class DataError(ToolkitError, ValueError):
     """Missing or unusable training/validation data; the message says what and where."""
+
+
+def read_checked_cube(src: str | os.PathLike) -> np.ndarray:
+    """The ``(31, H, W)`` cube of ``src``; ``DataError`` naming the file and the fix when its values are
+    not radiance in [0, 1] (NaN/Inf, all zero, negative, above 1: ``hsi.convert.cube_value_problem``)."""
+    from hsi.convert import cube_value_problem
+    cube = read_mat_cube(src).cube
+    problem = cube_value_problem(cube)
+    if problem:
+        raise DataError(f"{src}: {problem}")
+    return cube
+
+
+def read_train_valid_splits(dataset_dir: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """The train and valid scene lists of a dataset folder; ``DataError`` when a scene is in both
+    (``hsi.datasets.read_splits``, as ``check_dataset.py``) or a list is missing."""
+    from hsi.datasets import SplitListError, read_splits
+    try:
+        splits = read_splits(dataset_dir, ("train", "valid"))
+    except SplitListError as exc:
+        raise DataError(str(exc)) from None
+    return splits["train"], splits["valid"]
 
 
 # ------------------------------------------------------------------------------------------ splits
@@ -89,7 +112,8 @@ class SceneCache:
     """Uncompressed, memory-mapped copies of cubes and RGB images, made once per source file.
 
     Cache files are named by the source's stem and a hash of its absolute path, size and mtime, so a
-    changed source is converted again. Writes are atomic, so concurrent processes (DDP ranks, loader
+    changed source is converted again. A cube's values are checked when it is converted
+    (:func:`read_checked_cube`: bad values are a ``DataError`` naming the file), at no extra read. Writes are atomic, so concurrent processes (DDP ranks, loader
     workers) at worst convert the same file twice.
     """
 
@@ -104,7 +128,7 @@ class SceneCache:
     def _get(self, src: Path, kind: str) -> np.ndarray:
         target = self._target(src, kind)
         if not target.is_file():
-            arr = read_mat_cube(src).cube if kind == "cube" else read_rgb_raw(src)
+            arr = read_checked_cube(src) if kind == "cube" else read_rgb_raw(src)
             with atomic_path(target) as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, np.ascontiguousarray(arr))
@@ -387,7 +411,7 @@ class FullImageDataset(Dataset):
     def __getitem__(self, i):
         from hsi.io import normalise_rgb
         pair = self.pairs[i]
-        cube = self.cache.cube(pair.cube_path) if self.cache else read_mat_cube(pair.cube_path).cube
+        cube = self.cache.cube(pair.cube_path) if self.cache else read_checked_cube(pair.cube_path)
         raw = self.cache.rgb(pair.rgb_path) if self.cache else read_rgb_raw(pair.rgb_path)
         if raw.shape[1:] != cube.shape[1:]:
             raise DataError(f"{pair.rgb_path}: RGB size {raw.shape[1:]} differs from the cube's {cube.shape[1:]}")
