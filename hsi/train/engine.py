@@ -6,9 +6,12 @@ schedule to ``eta_min`` that never restarts; optional bf16 autocast (``amp``), `
 TF32; validation on full images every ``valid_freq`` iterations; ``last.pth`` (model, optimiser,
 scheduler, RNG and sampler state, iteration) written atomically every ``save_freq`` iterations and at
 the end, ``best.pth`` on strict improvement of the validation MRAE, nothing else (no checkpoint flood);
-``resume`` continues a killed run exactly; DistributedDataParallel under ``torchrun`` (NCCL on GPUs,
-gloo on CPU) with the global batch split across processes; logs to stdout, ``train.log``, ``scalars.csv``
-and TensorBoard (when installed), wandb optional.
+``resume`` continues a killed run exactly (a new budget continues the cosine decay from the current
+learning rate to ``eta_min`` at the new end: the rate never increases; settings that change the result
+must match the stored ``config.json``: ``RESULT_KEYS``, ``RESULT_ARGS``); a folder that holds a run is
+refused without ``resume`` or ``overwrite`` (:func:`check_run_folder`); DistributedDataParallel under
+``torchrun`` (NCCL on GPUs, gloo on CPU) with the global batch split across processes; logs to stdout,
+``train.log``, ``scalars.csv`` and TensorBoard (when installed), wandb optional.
 
 :class:`Trainer` holds one run (``setup`` / ``resume`` / ``step`` / ``check_loss`` / ``validate`` / ``save`` /
 ``finish``; ``fit`` is the loop); :func:`train` builds one and runs it.
