@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from hsi.errors import ToolkitError
 from hsi.io import minmax_normalise, read_mat_cube, read_rgb_raw
 from hsi.io.atomic import atomic_path
 from hsi.errors import ToolkitError
@@ -33,6 +34,29 @@ from hsi.errors import ToolkitError
 
 class DataError(ToolkitError, ValueError):
     """Missing or unusable training/validation data; the message says what and where."""
+
+
+def read_checked_cube(src: str | os.PathLike, range_check: bool = True) -> np.ndarray:
+    """The ``(31, H, W)`` cube of ``src``; ``DataError`` naming the file and the fix when its values are
+    not radiance in [0, 1] (NaN/Inf, all zero, negative, above 1: ``hsi.convert.cube_value_problem``;
+    ``range_check`` False, for metamer cubes, which may exceed 1: NaN/Inf and all-zero only)."""
+    from hsi.convert import cube_value_problem
+    cube = read_mat_cube(src).cube
+    problem = cube_value_problem(cube, range_check=range_check)
+    if problem:
+        raise DataError(f"{src}: {problem}")
+    return cube
+
+
+def read_train_valid_splits(dataset_dir: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """The train and valid scene lists of a dataset folder; ``DataError`` when a scene is in both
+    (``hsi.datasets.read_splits``, as ``check_dataset.py``) or a list is missing."""
+    from hsi.datasets import SplitListError, read_splits
+    try:
+        splits = read_splits(dataset_dir, ("train", "valid"))
+    except SplitListError as exc:
+        raise DataError(str(exc)) from None
+    return splits["train"], splits["valid"]
 
 
 # ------------------------------------------------------------------------------------------ splits
@@ -90,7 +114,8 @@ class SceneCache:
     """Uncompressed, memory-mapped copies of cubes and RGB images, made once per source file.
 
     Cache files are named by the source's stem and a hash of its absolute path, size and mtime, so a
-    changed source is converted again. Writes are atomic, so concurrent processes (DDP ranks, loader
+    changed source is converted again. A cube's values are checked when it is converted
+    (:func:`read_checked_cube`: bad values are a ``DataError`` naming the file), at no extra read. Writes are atomic, so concurrent processes (DDP ranks, loader
     workers) at worst convert the same file twice.
     """
 
@@ -102,18 +127,19 @@ class SceneCache:
         tag = hashlib.blake2b(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}|{kind}".encode(), digest_size=6).hexdigest()
         return self.cache_dir / f"{src.stem}.{kind}.{tag}.npy"
 
-    def _get(self, src: Path, kind: str) -> np.ndarray:
+    def _get(self, src: Path, kind: str, range_check: bool = True) -> np.ndarray:
         target = self._target(src, kind)
         if not target.is_file():
-            arr = read_mat_cube(src).cube if kind == "cube" else read_rgb_raw(src)
+            arr = read_checked_cube(src, range_check) if kind == "cube" else read_rgb_raw(src)
             with atomic_path(target) as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, np.ascontiguousarray(arr))
         return np.load(target, mmap_mode="r")
 
-    def cube(self, src: str | os.PathLike) -> np.ndarray:
-        """``(31, H, W)`` float32, memory-mapped."""
-        return self._get(Path(src), "cube")
+    def cube(self, src: str | os.PathLike, range_check: bool = True) -> np.ndarray:
+        """``(31, H, W)`` float32, memory-mapped (values checked on conversion; ``range_check`` False for
+        metamer cubes)."""
+        return self._get(Path(src), "cube", range_check)
 
     def rgb(self, src: str | os.PathLike) -> np.ndarray:
         """``(3, H, W)`` uint8/uint16 as stored in the image file, memory-mapped."""
@@ -213,7 +239,7 @@ class PatchDataset(Dataset):
             raise DataError("no training scenes")
         start = 0
         for pair in self.pairs:
-            cube = self.cache.cube(pair.cube_path)
+            cube = self.cache.cube(pair.cube_path, range_check=pair.variant == "original")
             _, h, w = cube.shape
             if pair.rgb_path is not None:
                 rgb = self.cache.rgb(pair.rgb_path)
@@ -388,7 +414,9 @@ class FullImageDataset(Dataset):
     def __getitem__(self, i):
         from hsi.io import normalise_rgb
         pair = self.pairs[i]
-        cube = self.cache.cube(pair.cube_path) if self.cache else read_mat_cube(pair.cube_path).cube
+        original = pair.variant == "original"
+        cube = (self.cache.cube(pair.cube_path, range_check=original) if self.cache
+                else read_checked_cube(pair.cube_path, range_check=original))
         raw = self.cache.rgb(pair.rgb_path) if self.cache else read_rgb_raw(pair.rgb_path)
         if raw.shape[1:] != cube.shape[1:]:
             raise DataError(f"{pair.rgb_path}: RGB size {raw.shape[1:]} differs from the cube's {cube.shape[1:]}")

@@ -247,7 +247,7 @@ def test_augmentation_codes_cover_the_8_symmetries():
 
 def test_patch_grid_matches_the_paper(tmp_path):
     from hsi.io import write_mat_cube
-    write_mat_cube(tmp_path / "a.mat", np.zeros((31, 482, 512), np.float32))
+    write_mat_cube(tmp_path / "a.mat", np.full((31, 482, 512), 0.5, np.float32))   # an all-zero cube is refused
     ds = PatchDataset([ScenePair("a", tmp_path / "a.mat", None)], SceneCache(tmp_path / "c"), 128, 8)
     assert len(ds) == 2205                                        # 45 x 49 patches of an ARAD image
     assert ds.locate(2204) == (0, 44 * 8, 48 * 8)

@@ -53,8 +53,11 @@ def build_model(method: str, pretrained: str | None = None, *, srf=None, **overr
     model = zoo_module_class(spec.method)(**kwargs)
     model.camera_srf = srf
     if pretrained is not None and str(pretrained).lower() != "none":
-        state = load_checkpoint(pretrained)["state_dict"]
-        load_state_dict_strict(model, state, source=str(pretrained))
+        from .checkpoint import check_finite_weights, check_method
+        ckpt = load_checkpoint(pretrained)
+        check_method(ckpt, spec.method, str(pretrained))
+        load_state_dict_strict(model, ckpt["state_dict"], source=str(pretrained))
+        check_finite_weights(ckpt["state_dict"], str(pretrained))
     return model
 
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from hsi.errors import ToolkitError
 from hsi.io.atomic import atomic_path
 from hsi.errors import ToolkitError
 
@@ -53,6 +54,23 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{path}: neither a state_dict nor a dict with a 'state_dict' entry")
     out["state_dict"] = strip_module_prefix(state)
     return out
+
+
+def check_method(ckpt: Mapping[str, Any], method: str, source: str) -> None:
+    """``CheckpointError`` naming both methods when ``ckpt`` records (``'method'``) another network than ``method``."""
+    stored = ckpt.get("method")
+    if isinstance(stored, str) and stored.lower() != method.lower():
+        raise CheckpointError(f"{source} is a checkpoint of {stored!r}, but --method is {method!r}; pass "
+                              f"--method {stored} or a checkpoint of {method}")
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor], source: str, max_names: int = 5) -> None:
+    """``CheckpointError`` naming the entries of ``state`` that hold NaN or Inf values."""
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        more = f" (+{len(bad) - max_names} more)" if len(bad) > max_names else ""
+        raise CheckpointError(f"{source}: {len(bad)} weight tensor(s) hold NaN/Inf values ({', '.join(bad[:max_names])}"
+                              f"{more}): the run that wrote it diverged; use an earlier checkpoint (best.pth)")
 
 
 def strip_module_prefix(state: Mapping[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":

@@ -16,8 +16,9 @@ import numpy as np
 
 from hsi import layout
 from hsi.camera import load_camera
-from hsi.cli_types import (HelpFormatter, allow_bare_bool, camera_help, dataset_help, finite_float, method_help,
+from hsi.cli_types import (HelpFormatter, allow_bare_bool, camera_help, dataset_help, method_help,
                            non_negative_int, percent, positive_float, positive_int, psf_help, str2bool)
+from hsi.cli_types import bool_flag
 from hsi.data import DataError, SceneCache, ScenePair
 from hsi.errors import OptionError
 from hsi.io import atomic_write_text
@@ -73,6 +74,7 @@ def add_engine_args(ap: argparse.ArgumentParser) -> None:
     """Flags of the engine that the paper's scripts did not have (all optional)."""
     g = ap.add_argument_group("engine (toolkit)")
     g.add_argument("--resume", type=str2bool, default=False, help="continue from <run>/last.pth if present")
+    bool_flag(g, "--overwrite", False, "start over in a folder that holds a run (the old run is moved to <run>.old-<time>)")
     g.add_argument("--amp", type=str2bool, default=False, help="bf16 autocast")
     g.add_argument("--compile", type=str2bool, default=False, help="torch.compile the network")
     g.add_argument("--compile_mode", default="auto",

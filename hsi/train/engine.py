@@ -6,9 +6,12 @@ schedule to ``eta_min`` that never restarts; optional bf16 autocast (``amp``), `
 TF32; validation on full images every ``valid_freq`` iterations; ``last.pth`` (model, optimiser,
 scheduler, RNG and sampler state, iteration) written atomically every ``save_freq`` iterations and at
 the end, ``best.pth`` on strict improvement of the validation MRAE, nothing else (no checkpoint flood);
-``resume`` continues a killed run exactly; DistributedDataParallel under ``torchrun`` (NCCL on GPUs,
-gloo on CPU) with the global batch split across processes; logs to stdout, ``train.log``, ``scalars.csv``
-and TensorBoard (when installed), wandb optional.
+``resume`` continues a killed run exactly (a new budget continues the cosine decay from the current
+learning rate to ``eta_min`` at the new end: the rate never increases; settings that change the result
+must match the stored ``config.json``: ``RESULT_KEYS``, ``RESULT_ARGS``); a folder that holds a run is
+refused without ``resume`` or ``overwrite`` (:func:`check_run_folder`); DistributedDataParallel under
+``torchrun`` (NCCL on GPUs, gloo on CPU) with the global batch split across processes; logs to stdout,
+``train.log``, ``scalars.csv`` and TensorBoard (when installed), wandb optional.
 
 :class:`Trainer` holds one run (``setup`` / ``resume`` / ``step`` / ``check_loss`` / ``validate`` / ``save`` /
 ``finish``; ``fit`` is the loop); :func:`train` builds one and runs it.
@@ -34,8 +37,10 @@ from torch.utils.data import DataLoader
 
 from hsi.data import DevicePatchSource, FullImageDataset, PatchDataset, ResumableBatchSampler
 from hsi.device import resolve_device
+from hsi.errors import ToolkitError
 from hsi.io import atomic_write_json, provenance
 from hsi.models import build_model, count_parameters, get_spec, load_checkpoint, load_state_dict_strict, save_checkpoint
+from hsi.models.checkpoint import CheckpointError
 from hsi.train.evaluate import autocast, evaluate
 from hsi.train.losses import get_loss
 from hsi.train.onthefly import OnTheFlyRenderer
@@ -45,7 +50,7 @@ from hsi.train.runtime import (LOG, DistInfo, LossWindow, ScalarLog, TrainingDiv
 PROGRESS_SECONDS = 15.0
 """Besides every ``log_freq`` iterations, a progress line (loss, rate, ETA) once this many seconds passed."""
 
-__all__ = ["TrainConfig", "Trainer", "train", "TrainingDiverged", "LossWindow", "ScalarLog", "DistInfo",
+__all__ = ["TrainConfig", "Trainer", "train", "RunFolderError", "RESULT_KEYS", "check_run_folder", "run_state", "TrainingDiverged", "LossWindow", "ScalarLog", "DistInfo",
            "init_distributed", "setup_logging", "seed_everything", "use_device_data"]
 
 
@@ -124,6 +129,112 @@ def use_device_data(choice: str | bool, train_set: PatchDataset, device: torch.d
         return False
     free, _ = torch.cuda.mem_get_info(device)
     return DevicePatchSource.bytes_needed(train_set) < 0.5 * free
+
+
+# ------------------------------------------------------------------------------------ the run folder
+class RunFolderError(ToolkitError):
+    """The run folder holds another run (or one with other settings); the message gives the choices."""
+
+
+RESUME_STATE = ("state_dict", "optimizer", "scheduler", "iteration", "rng")
+"""What ``last.pth`` must hold for ``--resume``."""
+
+RESULT_KEYS = ("method", "loss", "seed", "init_lr_used", "batch_size", "eta_min", "pretrained", "mode", "data_dir",
+               "valid_join", "train_scenes", "valid_scenes")
+"""Keys of ``config.json``'s ``config`` record that change a run's result: a resume must keep them."""
+
+RESULT_ARGS = ("dataset_path", "dataset_name", "data_root", "noise_type", "npe", "psf_name", "rgb_format", "percent",
+               "crop_size", "patch_size", "stride", "data_join", "on_the_fly", "metamer_mode", "alpha_min",
+               "alpha_max", "quantize", "srf_path", "psf_path", "srf_name", "resume_file", "pretrained_root",
+               "pretrained_model_path")
+"""Flags (``config.json``'s ``config.args``) that change a run's result: a resume must keep them too. The
+budget (epochs, iterations per epoch), the log/validation/save frequencies and the engine's speed flags
+(amp, compile, device, workers, ...) may change on resume."""
+
+RUN_FILES = ("last.pth", "summary.json", "config.json", "best.pth")
+
+
+def run_state(out: str | os.PathLike) -> str | None:
+    """What ``out`` holds: ``"finished N iterations"``, ``"stopped at iteration k"``, ``"started, no
+    checkpoint yet"``, or None (no run: none of ``RUN_FILES``)."""
+    out = Path(out)
+    if not any((out / name).exists() for name in RUN_FILES):
+        return None
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        if summary.get("finished"):
+            return f"finished {summary.get('iterations')} iterations"
+    except (OSError, ValueError):
+        pass
+    try:
+        return f"stopped at iteration {int(load_checkpoint(out / 'last.pth')['iteration'])}"
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        return "started, no checkpoint yet"
+
+
+def result_record(config: dict) -> dict:
+    """The entries of a ``config.json`` ``config`` record (or of a new run's) that change the result."""
+    args = config.get("args") or {}
+    out = {k: config[k] for k in RESULT_KEYS if k in config}
+    out.update({f"args.{k}": args[k] for k in RESULT_ARGS if k in args})
+    return out
+
+
+def new_result_record(cfg: "TrainConfig") -> dict:
+    """:func:`result_record` of the run ``cfg`` would start (``init_lr_used`` from the zoo when None)."""
+    lr = cfg.init_lr if cfg.init_lr is not None else get_spec(cfg.method).lr
+    fields = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k not in ("srf", "extra")}
+    return result_record({**fields, "init_lr_used": lr, **cfg.extra})
+
+
+def _move_aside(out: Path) -> Path:
+    """Move everything in ``out`` but its lock files to ``<out>.old-<UTC time>`` (never deletes)."""
+    from hsi.io.lock import LOCK_INFO_NAME, LOCK_NAME
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = out.with_name(f"{out.name}.old-{stamp}")
+    n = 1
+    while target.exists():
+        target, n = out.with_name(f"{out.name}.old-{stamp}-{n}"), n + 1
+    target.mkdir(parents=True)
+    for entry in out.iterdir():
+        if entry.name not in (LOCK_NAME, LOCK_INFO_NAME):
+            os.replace(entry, target / entry.name)
+    return target
+
+
+def check_run_folder(out: str | os.PathLike, cfg: "TrainConfig", overwrite: bool = False) -> Path | None:
+    """Refuse, before any work, to train into a folder that holds a run unless asked how.
+
+    No run in ``out``: nothing to do. ``overwrite``: the old run is moved to ``<out>.old-<time>``
+    (returned). ``cfg.resume``: the stored ``config.json`` must agree with ``cfg`` on every key that
+    changes the result (``RESULT_KEYS``, ``RESULT_ARGS``), else ``RunFolderError`` naming the keys that
+    differ. Neither: ``RunFolderError`` naming the folder, its state and the two choices. Call it while
+    holding the folder's lock (``hsi.io.lock.output_lock``).
+    """
+    out = Path(out)
+    state = run_state(out)
+    if state is None:
+        return None
+    if overwrite:
+        moved = _move_aside(out)
+        print(f"[train] {out}: the previous run ({state}) was moved to {moved} (--overwrite)")
+        return moved
+    if not cfg.resume:
+        raise RunFolderError(f"{out} already holds a run ({state}); pass --resume True to continue it, or "
+                             "--overwrite True to start over (the old run is moved to "
+                             f"{out.name}.old-<time>, not deleted)")
+    try:
+        stored = result_record(json.loads((out / "config.json").read_text()).get("config", {}))
+    except (OSError, ValueError):
+        return None                       # killed before config.json: nothing to compare with
+    new = new_result_record(cfg)
+    differ = sorted(k for k in stored.keys() & new.keys() if stored[k] != new[k])
+    if differ:
+        shown = "; ".join(f"{k}: {stored[k]!r} -> {new[k]!r}"[:160] for k in differ)
+        raise RunFolderError(f"{out} holds a run ({state}) with other settings that change the result ({shown}); "
+                             "resume with the run's settings, or pass --overwrite True to start over (the old run "
+                             f"is moved to {out.name}.old-<time>), or write to another --result_root")
+    return None
 
 
 # ------------------------------------------------------------------------------------ the loop
@@ -218,10 +329,16 @@ class Trainer:
         returns the iteration the run continues from (0 for a fresh run)."""
         if self.cfg.resume and self.last_path.is_file():
             ckpt = load_checkpoint(self.last_path, map_location=self.device)
+            missing = [k for k in RESUME_STATE if k not in ckpt]
+            if missing:
+                raise CheckpointError(f"{self.last_path}: cannot resume: the checkpoint has no {', '.join(missing)} "
+                                      "(weights only?); pass --overwrite True to start over, or start from its "
+                                      "weights with --pretrained_root/--resume_file")
             load_state_dict_strict(self.model, ckpt["state_dict"], source=str(self.last_path))
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.scheduler.load_state_dict(ckpt["scheduler"])
             self.start, self.best = int(ckpt["iteration"]), float(ckpt.get("best_mrae", math.inf))
+            self._extend_schedule()
             _set_rng_state(ckpt["rng"])
             if self.renderer is not None and "renderer" in ckpt:
                 self.renderer.load_state_dict(ckpt["renderer"])
@@ -230,6 +347,20 @@ class Trainer:
             LOG.info("--resume: no %s yet, starting from scratch", self.last_path)
         self.iteration = self.start
         return self.start
+
+    def _extend_schedule(self) -> None:
+        """A resume with another budget continues the cosine decay from the current learning rate to
+        ``eta_min`` at the new ``total_iterations`` (never a restart: the rate keeps decreasing)."""
+        sched, end = self.scheduler, self.cfg.total_iterations
+        old_end = sched.T_max + (self.start - sched.last_epoch)
+        if old_end == end or end <= self.start:
+            return
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = group["lr"]
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=end - self.start,
+                                                                    eta_min=self.cfg.eta_min)
+        LOG.info("budget %d -> %d iterations: the cosine decay continues from lr %.3e at iteration %d to %.1e at %d",
+                 old_end, end, self.optimizer.param_groups[0]["lr"], self.start, self.cfg.eta_min, end)
 
     def _wrap(self) -> None:
         """``net``: the model, compiled (``cfg.compile``) and DDP-wrapped (several processes)."""

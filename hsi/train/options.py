@@ -27,7 +27,9 @@ class EngineOptions:
     """The toolkit's engine flags (``hsi.train.cli.add_engine_args``) and the device choice.
 
     Attributes:
-        resume: continue from ``<run>/last.pth`` if present. amp: bf16 autocast.
+        resume: continue from ``<run>/last.pth`` if present (refused when settings that change the result
+            differ: ``hsi.train.engine.RESULT_KEYS``/``RESULT_ARGS``). overwrite: start over in a folder that
+            holds a run, moving the old run to ``<run>.old-<time>`` (never deleted). amp: bf16 autocast.
         compile, compile_mode: ``torch.compile`` the network and its mode (``auto``: reduce-overhead on one GPU).
         tf32: allow TF32 on CUDA. deterministic: deterministic algorithms.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:k``; gpu_id: GPU index (``--gpu_id``; with
@@ -40,6 +42,7 @@ class EngineOptions:
     """
 
     resume: bool = False
+    overwrite: bool = False
     amp: bool = False
     compile: bool = False
     compile_mode: str = "auto"
