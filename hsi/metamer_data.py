@@ -182,7 +182,7 @@ def render_pair(cube: torch.Tensor, metamer_cube: torch.Tensor, system, psf=None
     if len(scenes) != n or metamer_cube.shape != cube.shape:
         raise ValueError(f"{len(scenes)} scene ids for {n} cubes, metamer shape {tuple(metamer_cube.shape)} "
                          f"vs cube shape {tuple(cube.shape)}")
-    if paired_noise and config.npe > 0:
+    if paired_noise:
         return _render_paired_noise(system, cube, metamer_cube.to(cube.dtype),
                                     noise_generators(scenes, "original", noise_seed, cube.device))
     gens = None
@@ -208,18 +208,29 @@ def _pair_deviation(cube: torch.Tensor, metamer_cube: torch.Tensor, system: Imag
     return dev, dev / sig0.abs().amax(dim=(1, 2, 3)).clamp_min(1e-30)
 
 
+PAIRED_SIGNAL_RTOL = 1e-6
+"""Camera-signal differences (relative to the image's peak) that paired rendering treats as zero: the
+documented accuracy of ``exact`` / ``exact_optics`` metamers (their residual), far below one DN step."""
+
+
 def _render_paired_noise(system: ImagingSystem, cube: torch.Tensor, metamer_cube: torch.Tensor,
                          generators: list[torch.Generator]) -> tuple[RenderResult, RenderResult]:
     """``render_pair`` with one noise realisation per pair: the original is rendered exactly as
     ``render_rgb`` does with ``generators`` (one per image); its metamer gets the same realisation,
-    ``noisy_m = max(clean_m + (noisy_s - clean_s), 0)``, then its own auto-exposure and quantisation.
+    ``noisy_m = max(noisy_s + (clean_m - clean_s), 0)``, then its own auto-exposure and quantisation.
+    Signal differences below ``PAIRED_SIGNAL_RTOL`` of the image's peak (the accuracy of ``exact``
+    metamers: float rounding, not physics) are set to zero, so an exact metamer gets exactly its
+    original's signal and byte-identical images; ``npe = 0``: no noise, the same rule.
     (The same seed for both would not do: Poisson sampling consumes a rate-dependent number of random
     numbers, so two streams drift apart after the first value whose rate differs in the last bit.)"""
     from hsi.render import add_noise, expose_and_quantise
     cfg, n = system.config, cube.shape[0]
     clean = system.camera_signal(torch.cat([cube, metamer_cube]), clip=True)       # as render_rgb: clipped
-    noisy_s = add_noise(clean[:n], cfg.npe, cfg.noise_type, cfg.div_factor_to_1pe, generators)
-    noisy_m = (clean[n:] + (noisy_s - clean[:n])).clamp_min(0)
+    clean_s, delta = clean[:n], clean[n:] - clean[:n]
+    peak = clean_s.amax(dim=(1, 2, 3), keepdim=True)
+    delta = torch.where(delta.abs() <= PAIRED_SIGNAL_RTOL * peak, torch.zeros_like(delta), delta)
+    noisy_s = add_noise(clean_s, cfg.npe, cfg.noise_type, cfg.div_factor_to_1pe, generators) if cfg.npe > 0 else clean_s
+    noisy_m = (noisy_s + delta).clamp_min(0)
     out = []
     for signal in (noisy_s, noisy_m):
         dn, gain = expose_and_quantise(signal, cfg)
