@@ -485,10 +485,12 @@ def _check_rgb(rep: "DatasetCheck", path: Path, shape_of: dict[str, tuple]) -> N
     rgb_dir = path / RGB_DIR
     if not rgb_dir.is_dir():
         return
+    from hsi.io.integrity import CorruptFileError, check_image_file
     for f in sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         try:
+            check_image_file(f)                       # a truncated JPEG decodes silently: check its end marker
             rgb = read_rgb_raw(f)
-        except RGBFileError as exc:
+        except (RGBFileError, CorruptFileError) as exc:
             rep.errors.append(str(exc))
             continue
         rep.rgb_files += 1

@@ -399,3 +399,14 @@ def test_converters_remove_the_temporary_files_of_a_killed_conversion(tmp_path):
     rep = convert_dataset("KAUST", raw, dest, skip_bad=True, progress=False, warn=warnings.append)
     assert not stale.exists() and keep.exists() and len(rep.bad) == 1
     assert any(str(stale) in w for w in warnings)
+
+
+def test_check_dataset_names_a_truncated_dataset_jpeg(tmp_path):
+    """Train_RGB/<scene>.jpg cut short reads silently with OpenCV; check_dataset reports it by name."""
+    from hsi.convert import check_dataset
+    from _tiny_data import make_tiny_dataset
+    root = make_tiny_dataset(tmp_path / "d")
+    jpg = sorted((root / "SYNTH" / "Train_RGB").glob("*.jpg"))[0]
+    jpg.write_bytes(jpg.read_bytes()[: len(jpg.read_bytes()) // 2])
+    rep = check_dataset(root / "SYNTH", quick=True, progress=False)
+    assert any(jpg.name in e and "truncated JPEG" in e for e in rep.errors)
