@@ -131,12 +131,7 @@ class CodesignRenderer(OnTheFlyRenderer):
             dn_q, _ = expose_and_quantise(noisy, cfg, gain.view(-1))
         dn_lin = (signal * gain * cfg.full_scale).clamp(0, cfg.full_scale)
         dn = dn_lin + (dn_q - dn_lin).detach()    # straight-through: value dn_q, gradient of dn_lin
-        m = self.margin
-        if m:
-            dn, metamer = dn[..., m:-m, m:-m], metamer[..., m:-m, m:-m]
-        lo = batch["dn_min"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
-        hi = batch["dn_max"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
-        return minmax_normalise(dn, lo, hi).contiguous(), metamer.contiguous()
+        return self.network_pair(dn, metamer, batch)
 
 
 class CurrentPSFValidation(FullImageDataset):

@@ -136,6 +136,11 @@ class OnTheFlyRenderer:
         gain = batch["gain"].to(self.device, non_blocking=True)
         # the one rendering path of the on-disk data, on the patch with its context, then cropped
         dn = self.system.render(metamer, generator=self.generator, gain=gain).dn
+        return self.network_pair(dn, metamer, batch)
+
+    def network_pair(self, dn: torch.Tensor, metamer: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rendered patch with its context: drop the margin and min-max normalise the DN with the
+        scene's range (``batch["dn_min"], batch["dn_max"]``) -> ``(rgb, target)`` as the network sees them."""
         m = self.margin
         if m:
             dn, metamer = dn[..., m:-m, m:-m], metamer[..., m:-m, m:-m]
