@@ -4,7 +4,9 @@ Part 1 (default): prints a table (alpha, metamer mode, imaging setting, RGB diff
 noise, the noise floor of two independent exposures, the detectability |d|/sigma, spectral RMSE) and
 writes it with its provenance to ``--out`` (default ``results/demo``).
 ``--table5 RESULTS``: part 2's summary instead: per method, the four metrics on the originals and on the
-metamers with the paired lower bound, from ``RESULTS/table5/{original,metamer}``; adds them to the model cards.
+metamers with the paired lower bound, from ``RESULTS/table5/{original,metamer}``, and the bound at work: the
+rpr2 map fitted to each validation scene's own originals (an oracle), on the originals and the metamers;
+adds them to the model cards.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hsi.cli_types import HelpFormatter, camera_help, finite_float, non_negative_float, psf_help
-from hsi.demo import add_table5_to_model_cards, format_table, format_table5, run_metamer_demo, table5_records
+from hsi.demo import (add_table5_to_model_cards, format_table, format_table5, run_metamer_demo, scene_oracle,
+                      table5_records)
 from hsi.device import resolve_device
 from hsi.errors import ToolkitError, run_main
 from hsi.io import atomic_write_json, atomic_write_text, provenance
@@ -55,7 +58,9 @@ def _table5(results: Path) -> int:
     if not records:
         raise ToolkitError(f"no Table V validations under {results / 'table5'} (run "
                            "scripts/table5_metamer_validation.sh)")
-    text = format_table5(records)
+    metamer_records = [recs["metamer"] for recs in records.values() if "metamer" in recs]
+    oracle = scene_oracle(metamer_records[0]) if metamer_records else None
+    text = format_table5(records, oracle)
     atomic_write_text(results / "table5_summary.md", text)
     cards = add_table5_to_model_cards(records)
     print(text, end="")

@@ -1,5 +1,6 @@
 """Part 2 of the demo: the Table V summary (all four metrics, the paired bound, the verdict, model cards)."""
 import json
+from pathlib import Path
 
 from hsi.demo import add_table5_to_model_cards, format_table5, table5_records
 from hsi.report.record import ValidationRecord
@@ -48,4 +49,60 @@ def test_summary_says_when_no_method_is_accurate_enough(tmp_path):
         _record(tmp_path, method, False, 0.05, tmp_path / "x.pth")
         _record(tmp_path, method, True, 0.06, tmp_path / "x.pth", bound)
     text = format_table5(table5_records(tmp_path))
-    assert text.count("NOT accurate enough") == 2 and "No method here is accurate enough" in text
+    assert text.count("NOT accurate enough") == 2 and "No trained method here is accurate enough" in text
+
+
+def _tiny_metamer_record(tmp_path):
+    from _tiny_data import make_tiny_dataset
+    root = make_tiny_dataset(tmp_path / "data")
+    args = {"dataset_path": str(root), "dataset_name": "SYNTH", "split": "valid", "border": 0}
+    from types import SimpleNamespace           # the fields of a ValidationRecord that scene_oracle reads
+    return SimpleNamespace(args=args, format="png", data_dir=str(root / "SYNTH" / "poisson0_None"))
+
+
+def test_scene_oracle_is_each_scenes_least_squares_fit_and_obeys_the_paired_bound(tmp_path):
+    import numpy as np
+    import torch
+    from hsi.ambiguity import pair_distance
+    from hsi.data import FullImageDataset
+    from hsi.demo import scene_oracle
+    from hsi.metrics import rmse_per_image
+    from hsi.models.regression import root_polynomial_features
+    from hsi.train.cli import paired_scenes
+    rec = _tiny_metamer_record(tmp_path)
+    oracle = scene_oracle(rec)
+    a = rec.args
+    pairs = {k: paired_scenes(a["dataset_path"], "SYNTH", Path(rec.data_dir), ["scene_03", "scene_04"], k, "png")
+             for k in ("standard", "metamer")}
+    orig, met = (FullImageDataset(pairs[k]) for k in ("standard", "metamer"))
+    rmse_o, rmse_m, dist = [], [], []
+    for o, m in zip(orig, met):
+        f = root_polynomial_features(o["rgb"][None].double(), 2)[0].flatten(1).T.numpy()
+        y = o["cube"].double().flatten(1).T.numpy()
+        w = np.linalg.lstsq(f, y, rcond=None)[0]                   # NumPy's least squares on the same pixels
+        pred = torch.from_numpy((f @ w).T.reshape(o["cube"].shape)).float()[None]
+        rmse_o.append(float(rmse_per_image(pred, o["cube"][None])[0]))
+        pred_m = root_polynomial_features(m["rgb"][None].double(), 2)[0].flatten(1).T.numpy() @ w
+        rmse_m.append(float(rmse_per_image(torch.from_numpy(pred_m.T.reshape(o["cube"].shape)).float()[None],
+                                           m["cube"][None])[0]))
+        dist.append(2 * float(pair_distance(o["cube"][None], m["cube"][None]).rmse[0]))
+        # a perturbed map fits the originals worse: the oracle is the optimum of RMSE on the scene
+        worse = torch.from_numpy((f @ (w * 1.05)).T.reshape(o["cube"].shape)).float()[None]
+        assert float(rmse_per_image(worse, o["cube"][None])[0]) > rmse_o[-1]
+    assert abs(oracle["original"]["RMSE"] - np.mean(rmse_o)) < 1e-5 * np.mean(rmse_o)
+    assert abs(oracle["metamer"]["RMSE"] - np.mean(rmse_m)) < 1e-5 * np.mean(rmse_m)
+    # triangle inequality per scene: err(original) + err(metamer) >= distance (the RGB are identical here)
+    assert oracle["original"]["RMSE"] + oracle["metamer"]["RMSE"] >= np.mean(dist) * (1 - 1e-6)
+    assert set(oracle["original"]) >= {"MRAE", "RMSE", "PSNR", "SAM", "MRAE_truth_above_0.01"}
+
+
+def test_summary_prints_the_oracle_block(tmp_path):
+    bound = {"RMSE": 0.04, "SAM": 0.3, "MRAE": 0.5, "strict": True, "scenes": 2, "strictness": "exact"}
+    _record(tmp_path, "rpr2", False, 0.08, tmp_path / "x.pth")
+    _record(tmp_path, "rpr2", True, 0.09, tmp_path / "x.pth", bound)
+    oracle = {"original": {"MRAE": 0.3, "RMSE": 0.02, "PSNR": 38.0, "SAM": 0.15},
+              "metamer": {"MRAE": 300.0, "RMSE": 0.066, "PSNR": 28.0, "SAM": 0.48}}
+    text = format_table5(table5_records(tmp_path), oracle)
+    block = text.split("Oracle:")[1]
+    assert "| RMSE | 0.0200 | 0.0660 | 0.0400 |" in block and "forced up: RMSE 0.0660, SAM 0.4800" in block
+    assert "oracle below shows" in text

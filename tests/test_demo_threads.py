@@ -34,3 +34,26 @@ def test_cpu_device_applies_the_policy(monkeypatch):
         assert resolve_device("cpu").type == "cpu" and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_busy_cores_is_the_non_idle_share_of_cpu_time_over_the_sample(monkeypatch):
+    import hsi.device as device
+    samples = iter([(1000, 4000, 2), (1300, 4400, 2)])      # 300 of 400 jiffies busy on 2 CPUs
+    monkeypatch.setattr(device, "_cpu_times", lambda: next(samples))
+    assert device.busy_cores(interval=0.0) == 1.5
+    monkeypatch.setattr(device, "_cpu_times", lambda: None)     # no /proc/stat: the load average
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (0.7, 0.0, 0.0))
+    assert device.busy_cores(interval=0.0) == 0.7
+    monkeypatch.setattr(device, "busy_cores", lambda interval=0.0: 1.6)
+    assert device.cpu_thread_count({}, cores=2) == 1 and device.cpu_thread_count({}, cores=4) == 2
+
+
+def test_cpu_times_reads_this_machines_proc_stat():
+    import hsi.device as device
+    t = device._cpu_times()
+    if t is None:
+        import pytest
+        pytest.skip("no /proc/stat on this system")
+    busy, total, cpus = t
+    assert 0 <= busy <= total and cpus >= 1
+    assert 0.0 <= device.busy_cores(interval=0.05) <= cpus + 1e-9
