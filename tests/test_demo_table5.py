@@ -106,3 +106,16 @@ def test_summary_prints_the_oracle_block(tmp_path):
     block = text.split("Oracle:")[1]
     assert "| RMSE | 0.0200 | 0.0660 | 0.0400 |" in block and "forced up: RMSE 0.0660, SAM 0.4800" in block
     assert "oracle below shows" in text
+
+
+def test_pooled_oracle_is_one_least_squares_map_over_all_scenes(tmp_path):
+    import numpy as np
+    from hsi.demo import scene_oracle
+    rec = _tiny_metamer_record(tmp_path)
+    per_scene, pooled = scene_oracle(rec), scene_oracle(rec, pooled=True)
+    # one map for all scenes cannot fit the originals better than a map per scene
+    assert pooled["original"]["RMSE"] >= per_scene["original"]["RMSE"] - 1e-7
+    assert np.isfinite(pooled["metamer"]["RMSE"])
+    bound = {"RMSE": 0.05, "SAM": 0.3}
+    text = "\n".join(__import__("hsi.demo", fromlist=["_oracle_lines"])._oracle_lines({**per_scene, "pooled": pooled}, bound))
+    assert f"reaches only RMSE {pooled['original']['RMSE']:.4f}" in text
