@@ -20,3 +20,22 @@ def test_time_based_progress_lines_with_eta(tmp_path, monkeypatch, capsys):
     its = [int(re.search(r" iter (\d+)/3 ", m).group(1)) for m in lines]
     assert its == [1, 2, 3]                                   # log_freq 100 alone would print only iteration 3
     assert all(re.search(r"ETA \d+:\d\d$", m) for m in lines) and lines[-1].endswith("ETA 0:00")
+
+
+def test_a_progress_line_precedes_each_validation(tmp_path, monkeypatch, capsys):
+    from _tiny_data import make_tiny_dataset
+    from hsi.train.experiments import run_training
+    from hsi.train.options import EngineOptions, TrainingOptions
+
+    data = make_tiny_dataset(tmp_path / "data", n_train=2, n_valid=1, size=32)
+    monkeypatch.setattr(engine, "PROGRESS_SECONDS", 1e9)       # no time-based line
+    opts = TrainingOptions(mode="no_metamer", method="mst_plus_plus", dataset_path=str(data), dataset_name="SYNTH",
+                           result_root=str(tmp_path / "runs"), num_epochs=1, per_epoch_iteration=5, batch_size=1,
+                           crop_size=16, stride=16, valid_freq=2, save_freq=100, log_freq=100,
+                           engine=EngineOptions(device="cpu", num_workers=0, cache_dir=str(tmp_path / "cache")))
+    run_training(opts)
+    out = capsys.readouterr().out.splitlines()
+    kinds = [("valid" if "validation:" in m else "train") + re.search(r" iter (\d+)", m).group(1)
+             for m in out if re.search(r" iter \d+", m)]
+    # the validation at 2 and 4 (and the final one at 5) each follow a training line of their iteration
+    assert kinds == ["train2", "valid2", "train4", "valid4", "train5", "valid5"], kinds

@@ -288,6 +288,7 @@ class Trainer:
         self._record_config()
         self.window = LossWindow(self.device, self.iteration)
         self.t_start = self.t_log = time.time()
+        self.t_line = time.monotonic()          # the last progress or validation line (wall clock)
         return self
 
     def _setup_runtime(self) -> None:
@@ -452,6 +453,7 @@ class Trainer:
         self.scalars.log(self.iteration, {"train/loss": mean_loss, "train/lr": lr, "train/samples_per_s": rate})
         self.window.reset(self.iteration)
         self.t_log = time.time()
+        self.t_line = time.monotonic()
 
     # -------------------------------------------------------------------------------- validate / save
     def validate(self) -> dict | None:
@@ -475,6 +477,7 @@ class Trainer:
             dist.barrier()
         self.last_valid = summary
         self.t_log += time.time() - t_valid  # the logged rate counts training only
+        self.t_line = time.monotonic()
         return summary
 
     def save(self) -> None:
@@ -499,11 +502,15 @@ class Trainer:
         cfg, final = self.cfg, None
         try:
             while self.iteration < self.stop:
+                t_step = time.monotonic()
                 self.step()
-                it = self.iteration
-                report = it % cfg.log_freq == 0 or it == self.stop or time.time() - self.t_log >= PROGRESS_SECONDS
+                it, now = self.iteration, time.monotonic()
                 checkpoint_due = it % cfg.save_freq == 0 or it == cfg.total_iterations
                 valid_due = bool(cfg.valid_freq) and it % cfg.valid_freq == 0 and it < cfg.total_iterations
+                # a line at least every PROGRESS_SECONDS: report now if the next step would end past it,
+                # and before a validation (which prints its own line when it ends)
+                report = (it % cfg.log_freq == 0 or it == self.stop or valid_due
+                          or now - self.t_line + (now - t_step) >= PROGRESS_SECONDS)
                 if report or checkpoint_due or valid_due:
                     self.check_loss(report)
                 if valid_due:
