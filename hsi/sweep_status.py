@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -139,13 +139,71 @@ def discover(results: Path, dataset_path: Path | None, known: set[str]) -> list[
     return rows
 
 
+VALIDATION_VARIABLES = ("RESULT_ROOT", "TAG", "METHOD", "DATASET_NAME", "METAMER", "PSF_NAME", "NOISE_TYPE", "NPE",
+                        "RGB_FORMAT")
+"""Variables of scripts/validate_RGB2HS.sh that fix its run folder; each is the lower-case key of the run's
+``summary.json`` ``args``."""
+
+
+def job_variables(job: SweepJob) -> dict[str, str]:
+    """The job's ``KEY=VALUE`` words after a leading ``env`` of its command, over ``job.env``."""
+    words = list(job.argv)
+    out = dict(job.env)
+    if words and Path(words[0]).name == "env":
+        for word in words[1:]:
+            key, sep, value = word.partition("=")
+            if not sep or not key.isidentifier():
+                break
+            out[key] = value
+    return out
+
+
+def _same_value(given: str, recorded: object) -> bool:
+    """A job's variable (text) against a run's recorded argument: as booleans, numbers or paths."""
+    text = str(recorded)
+    if given.lower() in ("true", "false") or isinstance(recorded, bool):
+        return given.lower() == text.lower()
+    try:
+        return float(given) == float(text)
+    except ValueError:
+        return os.path.normpath(given) == os.path.normpath(text)
+
+
+def ran_validation(job: SweepJob, record: dict) -> bool:
+    """True when the validation ``record`` (a run's ``summary.json``) is the run ``job`` makes: the job sets
+    ``RESULT_ROOT`` and every one of ``VALIDATION_VARIABLES`` it sets agrees with the run's ``args``."""
+    variables, args = job_variables(job), record.get("args")
+    if "RESULT_ROOT" not in variables or not isinstance(args, dict):
+        return False
+    return all(_same_value(variables[k], args[k.lower()]) for k in VALIDATION_VARIABLES
+               if k in variables and k.lower() in args)
+
+
+def place_found_runs(rows: list[RunStatus], unplaced: list[tuple[int, SweepJob]],
+                     found: Sequence[RunStatus]) -> list[RunStatus]:
+    """Validation folders found on disk that a queued job without a done file made: that job's row (in
+    ``rows``, by index) gets the folder, and the folder is not listed again. Returns the other found rows."""
+    rest = []
+    for row in found:
+        record = _read(Path(row.path) / "summary.json") if row.kind == "validation" else None
+        match = next((k for k, (_, job) in enumerate(unplaced) if record and ran_validation(job, record)), None)
+        if match is None:
+            rest.append(row)
+            continue
+        index, _ = unplaced.pop(match)
+        state = row.state if rows[index].state == "missing" else rows[index].state   # made outside the sweep
+        rows[index] = replace(rows[index], path=row.path, state=state)
+    return rest
+
+
 def sweep_status(results: str | os.PathLike, jobs_files: Sequence[str | os.PathLike] = (),
                  dataset_path: str | os.PathLike | None = None) -> list[RunStatus]:
     """Every run of the sweep: the queued jobs (``jobs_files``, default ``<results>/sweep/*.jsonl``) first,
-    then the run folders found on disk that no jobs file names."""
+    then the run folders found on disk that no jobs file names (a validation folder that a queued job without
+    a done file made fills that job's folder column instead of a row of its own)."""
     results = Path(results)
     files = [Path(p) for p in jobs_files] or sorted((results / "sweep").glob("*.jsonl"))
-    rows, known = [], set()
+    rows, known, unplaced = [], set(), []
     has_sacct = shutil.which("sacct") is not None
     for path in files:
         submitted = read_submitted(path.parent, path.stem) if has_sacct else {}
@@ -154,8 +212,10 @@ def sweep_status(results: str | os.PathLike, jobs_files: Sequence[str | os.PathL
             rows.append(row)
             if row.path:
                 known.add(row.path)
-    rows += discover(results, Path(dataset_path) if dataset_path else None, known)
-    return rows
+            else:               # a validation (no done file): its folder is matched below, not listed twice
+                unplaced.append((len(rows) - 1, job))
+    found = discover(results, Path(dataset_path) if dataset_path else None, known)
+    return rows + place_found_runs(rows, unplaced, found)
 
 
 def markdown(rows: Iterable[RunStatus]) -> str:

@@ -333,3 +333,37 @@ def test_sweep_status_finds_run_folders_and_variants_on_disk(tmp_path):
     assert rows == {("training", "done_run"): "done", ("training", "half_run"): "stopped",
                     ("validation", "v"): "done", ("generation", "poisson0_None"): "done",
                     ("generation", "poisson1000_grating"): "stopped"}
+
+
+def test_sweep_status_lists_a_queued_validation_once_with_its_folder(tmp_path):
+    """Validations are queued without a done file: the folder they made belongs to their row, not a second one."""
+    from hsi.sweep_status import sweep_status
+    results = tmp_path / "results"
+    (results / "sweep" / "logs").mkdir(parents=True)
+    jobs, logs = [], {}
+    for method, metamer in (("rpr2", "False"), ("rpr2", "True"), ("mst_plus_plus", "True")):
+        kind = "metamer" if metamer == "True" else "original"
+        name = f"valid_{kind}_{method}"
+        log = results / "sweep" / "logs" / f"{name}.log"
+        log.write_text(f"[sweep] start {name} (local; host h pid 1): ...\n[sweep] end {name}: exit 0\n")
+        jobs.append({"name": name, "log": str(log), "done_file": None, "argv": [
+            "env", "DATASET_NAME=SYNTH", f"METHOD={method}", "PRETRAINED_ROOT=@ckpt:x", "NPE=0", f"METAMER={metamer}",
+            f"TAG=table5/{kind}", f"RESULT_ROOT=./results/table5/{kind}", "scripts/validate_RGB2HS.sh"]})
+    (results / "sweep" / "validation.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    made = {}
+    for method, kind, metamer in (("rpr2", "original", False), ("rpr2", "metamer", True), ("mst", "metamer", True)):
+        folder = results / "table5" / kind / f"SYNTH_poisson0_None_png_{method}_{kind}"   # mst: no job made it
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({"summary": {"MRAE": 0.1}, "args": {
+            "dataset_name": "SYNTH", "method": method, "metamer": metamer, "npe": 0.0, "tag": f"table5/{kind}",
+            "result_root": f"./results/table5/{kind}", "pretrained_root": "x/best.pth"}}))
+        made[(method, kind)] = str(folder)
+    rows = sweep_status(results)
+    assert [r.name for r in rows] == ["valid_original_rpr2", "valid_metamer_rpr2", "valid_metamer_mst_plus_plus",
+                                      "SYNTH_poisson0_None_png_mst_metamer"]
+    by_name = {r.name: r for r in rows}
+    assert by_name["valid_original_rpr2"].path == made[("rpr2", "original")]
+    assert by_name["valid_metamer_rpr2"].path == made[("rpr2", "metamer")]
+    assert by_name["valid_metamer_mst_plus_plus"].path == ""                  # its folder does not exist
+    assert by_name["SYNTH_poisson0_None_png_mst_metamer"].kind == "validation"
+    assert {r.state for r in rows} == {"done"}
