@@ -35,12 +35,14 @@ def metric_axis_label(metric: str, suffix: str = "") -> str:
 
 
 def near_zero_note(shares: Sequence[float]) -> str:
-    """``truth < 0.01: 24 % of voxels`` (a range ``24-34 %`` when the shares differ by more than 0.5 %)."""
+    """``truth < 0.01: 24 % of voxels`` (a range ``24-34 %`` when the shares differ by more than 0.5 %;
+    one decimal under 10 %)."""
     shares = [s for s in shares if s is not None and math.isfinite(s)]
     if not shares:
         return ""
     lo, hi = 100 * min(shares), 100 * max(shares)
-    share = f"{lo:.0f} %" if hi - lo < 0.5 else f"{lo:.0f}-{hi:.0f} %"
+    digits = 0 if hi >= 10 else 1
+    share = f"{lo:.{digits}f} %" if hi - lo < 0.5 else f"{lo:.{digits}f}-{hi:.{digits}f} %"
     return f"truth < {NEAR_ZERO:g}: {share} of voxels"
 
 
@@ -352,6 +354,8 @@ def _training_panel(ax, panel: str, lines: list, levels: list, colours: dict, no
     ax.set_ylabel(metric_axis_label(panel) if panel in METRIC_UNITS else "loss (the run's objective)", fontsize=9)
     ax.grid(alpha=0.3, which="major")
     if not lines:
+        ax.set_xticks([])
+        ax.set_yticks([])
         ax.text(0.5, 0.5, "not logged yet", ha="center", va="center", transform=ax.transAxes, color="0.5")
 
 
