@@ -59,8 +59,8 @@ def _horizontal_levels(ax) -> list[float]:
 
 
 def _legend_clear_of_data_axes(fig) -> None:
-    """No legend (of the figure or of an axes) overlaps an axes that draws data."""
-    fig.canvas.draw()
+    """No legend (of the figure or of an axes) overlaps an axes that draws data; no titles overlap."""
+    _titles_apart(fig)
     legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
     assert legends
     data_axes = [ax for ax in fig.axes if ax.axison and (ax.get_lines() or ax.patches or ax.images)]
@@ -68,6 +68,16 @@ def _legend_clear_of_data_axes(fig) -> None:
         box = legend.get_window_extent()
         for ax in data_axes:                   # its own axes too: anchored beside or below it
             assert not box.overlaps(ax.get_window_extent()), (legend.texts[0].get_text(), ax.get_title())
+
+
+def _titles_apart(fig) -> None:
+    """No two axes titles (nor the figure's) overlap on the canvas."""
+    fig.canvas.draw()
+    texts = [ax.title for ax in fig.axes] + [getattr(f, "_suptitle", None) for f in [fig, *fig.subfigs]]
+    boxes = [(t.get_text(), t.get_window_extent()) for t in texts if t is not None and t.get_text()]
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            assert not box_a.overlaps(box_b), (a, b)
 
 
 def _plain_ticks(axis) -> None:
@@ -243,3 +253,16 @@ def test_error_example_mrae_map_is_log_with_near_zero_truth_masked(tmp_path):
     _legend_clear_of_data_axes(fig)
     bar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>" and "MRAE" in ax.get_ylabel())
     _plain_ticks(bar.yaxis)
+
+
+def test_error_example_spectra_give_each_pixels_mrae_breakdown(tmp_path):
+    rec, truth, pred = _example_run(tmp_path)
+    fig = error_example_figure(rec, "s1")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_xlabel() == "wavelength (nm)"]
+    assert len(titles) == 3
+    _titles_apart(fig)
+    for title in titles:
+        r, c = map(int, re.search(r"pixel \((\d+), (\d+)\)", title).groups())
+        assert truth[:, r, c].max() >= 0.1                                  # never a black pixel
+        kept = int((truth[:, r, c] >= NEAR_ZERO).sum())
+        assert f"over the {kept} of 31 bands with truth ≥ {NEAR_ZERO:g}" in title

@@ -148,9 +148,11 @@ def _spectrum_panel(ax, wl, truth, pred, maps, pick, colour: str) -> None:
     ax.plot(wl, pred[:, r, c], color=colour, lw=1.8, ls="--", label="reconstruction")
     ax.axhspan(0, NEAR_ZERO, color=NEAR_ZERO_COLOUR, alpha=0.25, lw=0, label=f"truth < {NEAR_ZERO:g}")
     above = maps["MRAE_above"][r, c]
-    part = f"{above:.3g} where truth ≥ {NEAR_ZERO:g}" if np.isfinite(above) else f"no band with truth ≥ {NEAR_ZERO:g}"
+    kept = int((truth[:, r, c] >= NEAR_ZERO).sum())
+    part = (f"{above:.3g} over the {kept} of {truth.shape[0]} bands with truth ≥ {NEAR_ZERO:g}" if np.isfinite(above)
+            else f"no band with truth ≥ {NEAR_ZERO:g}")
     ax.set_title(f"{label} RMSE: pixel ({r}, {c}), {colour.split(':')[1]} circle\nRMSE {maps['RMSE'][r, c]:.4f}, "
-                 f"SAM {maps['SAM'][r, c]:.3f} rad, MRAE {maps['MRAE'][r, c]:.3g} ({part})", fontsize=9)
+                 f"SAM {maps['SAM'][r, c]:.3f} rad, MRAE {maps['MRAE'][r, c]:.3g}\nMRAE {part}", fontsize=9)
     ax.set_xlabel("wavelength (nm)", fontsize=9)
     ax.grid(alpha=0.3)
 
