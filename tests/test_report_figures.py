@@ -22,7 +22,8 @@ from hsi.report.figures import (bound_figure, error_vs_psf_figure, original_vs_m
 ROOT = Path(__file__).resolve().parents[1]
 BOUND = {"RMSE": 0.034, "SAM": 0.25, "MRAE": 0.2, "strict": False, "scenes": 4}
 SUMMARIES = {  # method -> kind -> (MRAE, RMSE, PSNR, SAM, near-zero share, MRAE over the rest)
-    "mst_plus_plus": {"original": (4.54, 0.098, 21.2, 0.51, 0.24, 1.74), "metamer": (924.3, 0.099, 21.8, 0.51, 0.34, 1.34)},
+    "mst_plus_plus": {"original": (4.54, 0.098, 21.2, 0.51, 0.24, 1.74),
+                      "metamer": (924.3, 0.099, 21.8, 0.51, 0.34, 1.34)},
     "rpr2": {"original": (2.35, 0.086, 22.8, 0.38, 0.24, 1.52), "metamer": (293.9, 0.088, 24.0, 0.39, 0.34, 1.14)},
 }
 

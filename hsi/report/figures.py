@@ -52,7 +52,8 @@ def safe_name(text: str) -> str:
 
 PAIR_COLOURS = (("original", "tab:blue"), ("metamer", "tab:red"))
 BOUND_STYLE = {"color": "black", "ls": "--", "lw": 1.3}
-BREAKDOWN_LABEL = f"MRAE over the voxels with truth ≥ {NEAR_ZERO:g} (value below it; % above a bar: share of truth voxels < {NEAR_ZERO:g})"
+BREAKDOWN_LABEL = (f"MRAE over the voxels with truth ≥ {NEAR_ZERO:g} (value below it; % above a bar: share of "
+                   f"truth voxels < {NEAR_ZERO:g})")
 
 
 def _positive(values) -> bool:
