@@ -139,10 +139,27 @@ def discover(results: Path, dataset_path: Path | None, known: set[str]) -> list[
     return rows
 
 
-VALIDATION_VARIABLES = ("RESULT_ROOT", "TAG", "METHOD", "DATASET_NAME", "METAMER", "PSF_NAME", "NOISE_TYPE", "NPE",
-                        "RGB_FORMAT")
-"""Variables of scripts/validate_RGB2HS.sh that fix its run folder; each is the lower-case key of the run's
-``summary.json`` ``args``."""
+@dataclass(frozen=True)
+class FoundKind:
+    """How a folder found on disk is matched to the queued job (no done file) that made it: the job runs
+    ``script``, sets ``required``, and each of ``variables`` it sets agrees with the lower-case key of the
+    ``section`` of the folder's ``record`` file."""
+    script: str
+    record: str
+    section: str
+    required: str
+    variables: tuple[str, ...]
+
+
+FOUND_KINDS = {
+    "validation": FoundKind("validate_RGB2HS", "summary.json", "args", "RESULT_ROOT",
+                            ("RESULT_ROOT", "TAG", "METHOD", "DATASET_NAME", "METAMER", "PSF_NAME", "NOISE_TYPE",
+                             "NPE", "RGB_FORMAT")),
+    "generation": FoundKind("generate_metamers", "manifest.json", "options", "DATASET_NAME",
+                            ("DATASET_NAME", "PSF_NAME", "NOISE_TYPE", "NPE", "ALPHA", "RGB_FORMAT", "METAMER_MODE")),
+}
+"""Folder kinds of ``discover`` that queued jobs without a done file make (scripts/validate_RGB2HS.sh,
+scripts/generate_metamers.sh and the variables that fix their output folder)."""
 
 
 def job_variables(job: SweepJob) -> dict[str, str]:
@@ -169,24 +186,27 @@ def _same_value(given: str, recorded: object) -> bool:
         return os.path.normpath(given) == os.path.normpath(text)
 
 
-def ran_validation(job: SweepJob, record: dict) -> bool:
-    """True when the validation ``record`` (a run's ``summary.json``) is the run ``job`` makes: the job sets
-    ``RESULT_ROOT`` and every one of ``VALIDATION_VARIABLES`` it sets agrees with the run's ``args``."""
-    variables, args = job_variables(job), record.get("args")
-    if "RESULT_ROOT" not in variables or not isinstance(args, dict):
+def made_by(job: SweepJob, kind: FoundKind, record: dict) -> bool:
+    """True when the folder whose ``kind.record`` file is ``record`` is the output of ``job`` (see
+    ``FoundKind``)."""
+    variables, given = job_variables(job), record.get(kind.section)
+    if not any(kind.script in word for word in job.argv) or kind.required not in variables \
+            or not isinstance(given, dict):
         return False
-    return all(_same_value(variables[k], args[k.lower()]) for k in VALIDATION_VARIABLES
-               if k in variables and k.lower() in args)
+    return all(_same_value(variables[k], given[k.lower()]) for k in kind.variables
+               if k in variables and k.lower() in given)
 
 
 def place_found_runs(rows: list[RunStatus], unplaced: list[tuple[int, SweepJob]],
                      found: Sequence[RunStatus]) -> list[RunStatus]:
-    """Validation folders found on disk that a queued job without a done file made: that job's row (in
-    ``rows``, by index) gets the folder, and the folder is not listed again. Returns the other found rows."""
+    """Validation and generation folders found on disk that a queued job without a done file made: that
+    job's row (in ``rows``, by index) gets the folder, and the folder is not listed again. Returns the other
+    found rows."""
     rest = []
     for row in found:
-        record = _read(Path(row.path) / "summary.json") if row.kind == "validation" else None
-        match = next((k for k, (_, job) in enumerate(unplaced) if record and ran_validation(job, record)), None)
+        kind = FOUND_KINDS.get(row.kind)
+        record = _read(Path(row.path) / kind.record) if kind else None
+        match = next((k for k, (_, job) in enumerate(unplaced) if record and made_by(job, kind, record)), None)
         if match is None:
             rest.append(row)
             continue
@@ -199,8 +219,8 @@ def place_found_runs(rows: list[RunStatus], unplaced: list[tuple[int, SweepJob]]
 def sweep_status(results: str | os.PathLike, jobs_files: Sequence[str | os.PathLike] = (),
                  dataset_path: str | os.PathLike | None = None) -> list[RunStatus]:
     """Every run of the sweep: the queued jobs (``jobs_files``, default ``<results>/sweep/*.jsonl``) first,
-    then the run folders found on disk that no jobs file names (a validation folder that a queued job without
-    a done file made fills that job's folder column instead of a row of its own)."""
+    then the run folders found on disk that no jobs file names (a validation or generation folder that a
+    queued job without a done file made fills that job's folder column instead of a row of its own)."""
     results = Path(results)
     files = [Path(p) for p in jobs_files] or sorted((results / "sweep").glob("*.jsonl"))
     rows, known, unplaced = [], set(), []
@@ -212,7 +232,7 @@ def sweep_status(results: str | os.PathLike, jobs_files: Sequence[str | os.PathL
             rows.append(row)
             if row.path:
                 known.add(row.path)
-            else:               # a validation (no done file): its folder is matched below, not listed twice
+            else:               # no done file (validations, generations): matched below, not listed twice
                 unplaced.append((len(rows) - 1, job))
     found = discover(results, Path(dataset_path) if dataset_path else None, known)
     return rows + place_found_runs(rows, unplaced, found)

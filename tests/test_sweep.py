@@ -367,3 +367,25 @@ def test_sweep_status_lists_a_queued_validation_once_with_its_folder(tmp_path):
     assert by_name["valid_metamer_mst_plus_plus"].path == ""                  # its folder does not exist
     assert by_name["SYNTH_poisson0_None_png_mst_metamer"].kind == "validation"
     assert {r.state for r in rows} == {"done"}
+
+
+def test_sweep_status_lists_a_queued_generation_once_with_its_variant(tmp_path):
+    from hsi.sweep_status import sweep_status
+    results, data = tmp_path / "results", tmp_path / "datasets"
+    (results / "sweep" / "logs").mkdir(parents=True)
+    jobs = []
+    for npe in ("0", "1000"):
+        name = f"gen_SYNTH_npe{npe}"
+        log = results / "sweep" / "logs" / f"{name}.log"
+        log.write_text(f"[sweep] start {name} (local; host h pid 1): ...\n[sweep] end {name}: exit 0\n")
+        jobs.append({"name": name, "log": str(log), "done_file": None, "argv": [
+            "env", "DATASET_NAME=SYNTH", "PSF_NAME=None", f"NPE={npe}", "RGB_FORMAT=png", "scripts/generate_metamers.sh"]})
+    (results / "sweep" / "generation.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    for folder, npe in (("poisson0_None", 0), ("poisson5_None", 5)):          # npe 5: made outside the sweep
+        (data / "SYNTH" / folder).mkdir(parents=True)
+        (data / "SYNTH" / folder / "manifest.json").write_text(json.dumps({"complete": True, "options": {
+            "dataset_name": "SYNTH", "psf_name": "None", "noise_type": "poisson", "npe": npe, "rgb_format": "png"}}))
+    rows = {r.name: r for r in sweep_status(results, dataset_path=data)}
+    assert set(rows) == {"gen_SYNTH_npe0", "gen_SYNTH_npe1000", "poisson5_None"}
+    assert rows["gen_SYNTH_npe0"].path == str(data / "SYNTH" / "poisson0_None")
+    assert rows["gen_SYNTH_npe1000"].path == "" and rows["poisson5_None"].kind == "generation"
