@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -139,13 +139,91 @@ def discover(results: Path, dataset_path: Path | None, known: set[str]) -> list[
     return rows
 
 
+@dataclass(frozen=True)
+class FoundKind:
+    """How a folder found on disk is matched to the queued job (no done file) that made it: the job runs
+    ``script``, sets ``required``, and each of ``variables`` it sets agrees with the lower-case key of the
+    ``section`` of the folder's ``record`` file."""
+    script: str
+    record: str
+    section: str
+    required: str
+    variables: tuple[str, ...]
+
+
+FOUND_KINDS = {
+    "validation": FoundKind("validate_RGB2HS", "summary.json", "args", "RESULT_ROOT",
+                            ("RESULT_ROOT", "TAG", "METHOD", "DATASET_NAME", "METAMER", "PSF_NAME", "NOISE_TYPE",
+                             "NPE", "RGB_FORMAT")),
+    "generation": FoundKind("generate_metamers", "manifest.json", "options", "DATASET_NAME",
+                            ("DATASET_NAME", "PSF_NAME", "NOISE_TYPE", "NPE", "ALPHA", "RGB_FORMAT", "METAMER_MODE")),
+}
+"""Folder kinds of ``discover`` that queued jobs without a done file make (scripts/validate_RGB2HS.sh,
+scripts/generate_metamers.sh and the variables that fix their output folder)."""
+
+
+def job_variables(job: SweepJob) -> dict[str, str]:
+    """The job's ``KEY=VALUE`` words after a leading ``env`` of its command, over ``job.env``."""
+    words = list(job.argv)
+    out = dict(job.env)
+    if words and Path(words[0]).name == "env":
+        for word in words[1:]:
+            key, sep, value = word.partition("=")
+            if not sep or not key.isidentifier():
+                break
+            out[key] = value
+    return out
+
+
+def _same_value(given: str, recorded: object) -> bool:
+    """A job's variable (text) against a run's recorded argument: as booleans, numbers or paths."""
+    text = str(recorded)
+    if given.lower() in ("true", "false") or isinstance(recorded, bool):
+        return given.lower() == text.lower()
+    try:
+        return float(given) == float(text)
+    except ValueError:
+        return os.path.normpath(given) == os.path.normpath(text)
+
+
+def made_by(job: SweepJob, kind: FoundKind, record: dict) -> bool:
+    """True when the folder whose ``kind.record`` file is ``record`` is the output of ``job`` (see
+    ``FoundKind``)."""
+    variables, given = job_variables(job), record.get(kind.section)
+    if not any(kind.script in word for word in job.argv) or kind.required not in variables \
+            or not isinstance(given, dict):
+        return False
+    return all(_same_value(variables[k], given[k.lower()]) for k in kind.variables
+               if k in variables and k.lower() in given)
+
+
+def place_found_runs(rows: list[RunStatus], unplaced: list[tuple[int, SweepJob]],
+                     found: Sequence[RunStatus]) -> list[RunStatus]:
+    """Validation and generation folders found on disk that a queued job without a done file made: that
+    job's row (in ``rows``, by index) gets the folder, and the folder is not listed again. Returns the other
+    found rows."""
+    rest = []
+    for row in found:
+        kind = FOUND_KINDS.get(row.kind)
+        record = _read(Path(row.path) / kind.record) if kind else None
+        match = next((k for k, (_, job) in enumerate(unplaced) if record and made_by(job, kind, record)), None)
+        if match is None:
+            rest.append(row)
+            continue
+        index, _ = unplaced.pop(match)
+        state = row.state if rows[index].state == "missing" else rows[index].state   # made outside the sweep
+        rows[index] = replace(rows[index], path=row.path, state=state)
+    return rest
+
+
 def sweep_status(results: str | os.PathLike, jobs_files: Sequence[str | os.PathLike] = (),
                  dataset_path: str | os.PathLike | None = None) -> list[RunStatus]:
     """Every run of the sweep: the queued jobs (``jobs_files``, default ``<results>/sweep/*.jsonl``) first,
-    then the run folders found on disk that no jobs file names."""
+    then the run folders found on disk that no jobs file names (a validation or generation folder that a
+    queued job without a done file made fills that job's folder column instead of a row of its own)."""
     results = Path(results)
     files = [Path(p) for p in jobs_files] or sorted((results / "sweep").glob("*.jsonl"))
-    rows, known = [], set()
+    rows, known, unplaced = [], set(), []
     has_sacct = shutil.which("sacct") is not None
     for path in files:
         submitted = read_submitted(path.parent, path.stem) if has_sacct else {}
@@ -154,8 +232,10 @@ def sweep_status(results: str | os.PathLike, jobs_files: Sequence[str | os.PathL
             rows.append(row)
             if row.path:
                 known.add(row.path)
-    rows += discover(results, Path(dataset_path) if dataset_path else None, known)
-    return rows
+            else:               # no done file (validations, generations): matched below, not listed twice
+                unplaced.append((len(rows) - 1, job))
+    found = discover(results, Path(dataset_path) if dataset_path else None, known)
+    return rows + place_found_runs(rows, unplaced, found)
 
 
 def markdown(rows: Iterable[RunStatus]) -> str:

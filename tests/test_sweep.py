@@ -333,3 +333,59 @@ def test_sweep_status_finds_run_folders_and_variants_on_disk(tmp_path):
     assert rows == {("training", "done_run"): "done", ("training", "half_run"): "stopped",
                     ("validation", "v"): "done", ("generation", "poisson0_None"): "done",
                     ("generation", "poisson1000_grating"): "stopped"}
+
+
+def test_sweep_status_lists_a_queued_validation_once_with_its_folder(tmp_path):
+    """Validations are queued without a done file: the folder they made belongs to their row, not a second one."""
+    from hsi.sweep_status import sweep_status
+    results = tmp_path / "results"
+    (results / "sweep" / "logs").mkdir(parents=True)
+    jobs, logs = [], {}
+    for method, metamer in (("rpr2", "False"), ("rpr2", "True"), ("mst_plus_plus", "True")):
+        kind = "metamer" if metamer == "True" else "original"
+        name = f"valid_{kind}_{method}"
+        log = results / "sweep" / "logs" / f"{name}.log"
+        log.write_text(f"[sweep] start {name} (local; host h pid 1): ...\n[sweep] end {name}: exit 0\n")
+        jobs.append({"name": name, "log": str(log), "done_file": None, "argv": [
+            "env", "DATASET_NAME=SYNTH", f"METHOD={method}", "PRETRAINED_ROOT=@ckpt:x", "NPE=0", f"METAMER={metamer}",
+            f"TAG=table5/{kind}", f"RESULT_ROOT=./results/table5/{kind}", "scripts/validate_RGB2HS.sh"]})
+    (results / "sweep" / "validation.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    made = {}
+    for method, kind, metamer in (("rpr2", "original", False), ("rpr2", "metamer", True), ("mst", "metamer", True)):
+        folder = results / "table5" / kind / f"SYNTH_poisson0_None_png_{method}_{kind}"   # mst: no job made it
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({"summary": {"MRAE": 0.1}, "args": {
+            "dataset_name": "SYNTH", "method": method, "metamer": metamer, "npe": 0.0, "tag": f"table5/{kind}",
+            "result_root": f"./results/table5/{kind}", "pretrained_root": "x/best.pth"}}))
+        made[(method, kind)] = str(folder)
+    rows = sweep_status(results)
+    assert [r.name for r in rows] == ["valid_original_rpr2", "valid_metamer_rpr2", "valid_metamer_mst_plus_plus",
+                                      "SYNTH_poisson0_None_png_mst_metamer"]
+    by_name = {r.name: r for r in rows}
+    assert by_name["valid_original_rpr2"].path == made[("rpr2", "original")]
+    assert by_name["valid_metamer_rpr2"].path == made[("rpr2", "metamer")]
+    assert by_name["valid_metamer_mst_plus_plus"].path == ""                  # its folder does not exist
+    assert by_name["SYNTH_poisson0_None_png_mst_metamer"].kind == "validation"
+    assert {r.state for r in rows} == {"done"}
+
+
+def test_sweep_status_lists_a_queued_generation_once_with_its_variant(tmp_path):
+    from hsi.sweep_status import sweep_status
+    results, data = tmp_path / "results", tmp_path / "datasets"
+    (results / "sweep" / "logs").mkdir(parents=True)
+    jobs = []
+    for npe in ("0", "1000"):
+        name = f"gen_SYNTH_npe{npe}"
+        log = results / "sweep" / "logs" / f"{name}.log"
+        log.write_text(f"[sweep] start {name} (local; host h pid 1): ...\n[sweep] end {name}: exit 0\n")
+        jobs.append({"name": name, "log": str(log), "done_file": None, "argv": [
+            "env", "DATASET_NAME=SYNTH", "PSF_NAME=None", f"NPE={npe}", "RGB_FORMAT=png", "scripts/generate_metamers.sh"]})
+    (results / "sweep" / "generation.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    for folder, npe in (("poisson0_None", 0), ("poisson5_None", 5)):          # npe 5: made outside the sweep
+        (data / "SYNTH" / folder).mkdir(parents=True)
+        (data / "SYNTH" / folder / "manifest.json").write_text(json.dumps({"complete": True, "options": {
+            "dataset_name": "SYNTH", "psf_name": "None", "noise_type": "poisson", "npe": npe, "rgb_format": "png"}}))
+    rows = {r.name: r for r in sweep_status(results, dataset_path=data)}
+    assert set(rows) == {"gen_SYNTH_npe0", "gen_SYNTH_npe1000", "poisson5_None"}
+    assert rows["gen_SYNTH_npe0"].path == str(data / "SYNTH" / "poisson0_None")
+    assert rows["gen_SYNTH_npe1000"].path == "" and rows["poisson5_None"].kind == "generation"

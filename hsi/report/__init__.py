@@ -20,7 +20,8 @@ a warning, unfinished training runs show their progress.
 
 Modules: ``record`` (``ValidationRecord``, the one type of a validation result), ``collect`` (finding
 records and training runs), ``specs`` (the paper's table registry), ``tables`` (grouping and Markdown /
-LaTeX / CSV), ``figures`` and ``examples`` (PNG figures), ``index`` (``make_report(ReportOptions(...))``: the whole step),
+LaTeX / CSV), ``figures`` and ``examples`` (PNG figures; each ``plot_*`` saves its ``*_figure``),
+``index`` (``make_report(ReportOptions(...))``: the whole step),
 ``bound`` (the paired bound of metamer validations), ``ambiguity`` (Finding 3's ambiguity per encoding,
 from ``metamer/ambiguity.py``), ``labels`` (the methods' display order; names from the registry). Metrics, their per-pixel maps and
 crops are ``hsi.metrics``'.
@@ -30,10 +31,11 @@ from __future__ import annotations
 from hsi.metrics import METRIC_NAMES as METRICS
 
 from .collect import Collection, ReportWarnings, TrainingRun, collect_results, parse_training_run
-from .examples import example_inputs, example_pixels, plot_error_example, saved_scenes
+from .examples import error_example_figure, example_inputs, example_pixels, plot_error_example, saved_scenes
 from .bound import pair_bound_of, pair_strictness, record_pair_bound
-from .figures import (bound_points, plot_bound, plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves,
-                      training_curve_series)
+from .figures import (bound_figure, bound_points, error_vs_psf_figure, original_vs_metamer_figure, plot_bound,
+                      plot_error_vs_psf, plot_original_vs_metamer, plot_training_curves, training_curve_series,
+                      training_curves_figure)
 from .index import FORMATS, ReportOptions, ReportResult, make_report, write_figures, write_report
 from .labels import method_label, method_order
 from hsi.metrics import centre_crop, mrae_map
@@ -45,7 +47,8 @@ from .tables import (CSV_FIELDS, bound_rows, GAP, HIGHER_IS_BETTER, METRIC_DIGIT
 
 __all__ = [
     "METRICS", "Collection", "ReportWarnings", "TrainingRun", "collect_results", "parse_training_run",
-    "example_inputs", "example_pixels", "plot_error_example", "saved_scenes",
+    "error_example_figure", "example_inputs", "example_pixels", "plot_error_example", "saved_scenes",
+    "bound_figure", "error_vs_psf_figure", "original_vs_metamer_figure", "training_curves_figure",
     "original_metamer_pairs", "pair_bound_of", "pair_strictness", "record_pair_bound", "bound_points", "plot_bound",
     "training_curve_series", "plot_error_vs_psf", "plot_original_vs_metamer", "plot_training_curves",
     "FORMATS", "ReportOptions", "ReportResult", "make_report", "write_figures", "write_report", "method_label", "method_order",
