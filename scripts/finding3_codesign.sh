@@ -28,7 +28,8 @@ for ds in $DATASETS; do
                  TRAIN_ARGS="--optics $OPTICS --optics_init $OPTICS_INIT --optics_lr $OPTICS_LR --doe_grid $DOE_GRID --doe_levels $DOE_LEVELS --doe_oversample $DOE_OVERSAMPLE --psf_size $PSF_SIZE --smoothness $SMOOTHNESS $CODESIGN_ARGS")
     run="$(env "${driver_vars[@]}" PRINT_RUN_DIR=True bash -c 'source scripts/lib.sh; run_rgb2hs_trainer train_RGB2HS_codesign.py' | tail -n 1)"
     env "${driver_vars[@]}" bash -c 'source scripts/lib.sh; run_rgb2hs_trainer train_RGB2HS_codesign.py'
-    src="$run/psf_best.npz"; [ -f "$src" ] || src="$run/psf_last.npz"
+    src="$("$PY" -m hsi.layout codesign_psf best --run_dir "$run")"
+    [ -f "$src" ] || src="$("$PY" -m hsi.layout codesign_psf last --run_dir "$run")"
     psf="$PSF_DIR/learned_doe_${ds}_${m}"
     if [ ! -f "$psf.npz" ] || [ "$src" -nt "$psf.npz" ]; then
       cp "$src" "$psf.npz.tmp" && cp "${src%.npz}.json" "$psf.json" && mv "$psf.npz.tmp" "$psf.npz"
