@@ -108,6 +108,17 @@ def test_stop_and_resume_matches_an_uninterrupted_run(tiny, tmp_path):
     np.testing.assert_array_equal(pa, pb)
 
 
+def test_a_folder_holding_a_run_is_refused_before_work(tiny, tmp_path):
+    from hsi.train.engine import RunFolderError
+    opts = _opts(tiny, tmp_path / "runs")
+    run = codesign_run_dir(opts)
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")                      # another run started here
+    with pytest.raises(RunFolderError, match="--resume True"):
+        run_codesign(opts)
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == ["config.json"]
+
+
 def test_ddp_two_processes_keep_one_element(tiny, tmp_path):
     """torchrun, 2 gloo processes: rank 1 starts from a perturbed element, yet both end with the same one
     (rank 0's broadcast at setup, optics gradients averaged each step), which moved and is the checkpoint's."""
