@@ -13,7 +13,8 @@ A dataset folder (ARAD_1K's layout, the paper's names)::
             manifest.json
 
 Training runs are ``<result_root>/<train_run_name(...)>/`` and validation runs
-``<result_root>/<validation_run_name(...)>/`` (plus ``<name>.txt`` beside it), as in the paper's code.
+``<result_root>/<validation_run_name(...)>/`` (plus ``<name>.txt`` beside it), as in the paper's code;
+co-design runs ``<result_root>/<codesign_run_name(...)>/`` with ``psf_last.npz`` / ``psf_best.npz``.
 "No PSF" is spelled ``None`` in names; ``is_no_psf`` is the one test for it. Shell drivers ask this
 module for names (``python -m hsi.layout --help``) instead of re-deriving them.
 """
