@@ -6,7 +6,8 @@
 # Resumable: training resumes from last.pth, generation and validation skip finished work.
 #   LAUNCHER=parallel|slurm: the runs of each stage at once (docs/sweeps.md)
 # Variables (environment): SCALE (quick|paper, lib.sh), NPE_F3, OPTICS, OPTICS_INIT, OPTICS_LR, DOE_GRID,
-# DOE_LEVELS, DOE_OVERSAMPLE, PSF_SIZE, SMOOTHNESS, CODESIGN_ARGS (more flags of the trainer), PSF_DIR.
+# DOE_LEVELS, DOE_OVERSAMPLE, PSF_SIZE, SMOOTHNESS, CODESIGN_ARGS (more flags of the trainer), PSF_DIR,
+# AMBIGUITY (1: the ambiguity measure of each learned PSF as well, a last stage; 0: not).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 NPE_F3="${NPE_F3:-1000}"
 OPTICS="${OPTICS:-doe}"
@@ -18,6 +19,7 @@ DOE_OVERSAMPLE="${DOE_OVERSAMPLE:-3}"
 PSF_SIZE="${PSF_SIZE:-31}"
 SMOOTHNESS="${SMOOTHNESS:-0}"
 CODESIGN_ARGS="${CODESIGN_ARGS:-}"
+AMBIGUITY="${AMBIGUITY:-1}"   # 1: also the ambiguity measure of each learned PSF (minutes per dataset on a CPU)
 PSF_DIR="${PSF_DIR:-$RESULTS/finding3/learned_psfs}"
 mkdir -p "$PSF_DIR"
 for ds in $DATASETS; do ensure_dataset "$ds"; done
@@ -69,4 +71,19 @@ for ds in $DATASETS; do
   done
 done
 stage_end
+
+if [ "$AMBIGUITY" = 1 ]; then
+  say "Finding 3 (co-design): the ambiguity left by each learned PSF (metamer/ambiguity.py, the report's ambiguity row)"
+  stage_begin ambiguity
+  for ds in $DATASETS; do
+    for m in $METHODS; do
+      out="$RESULTS/finding3/ambiguity_learned_doe/${ds}_${m}"
+      job="$(job_name ambiguity learned_doe "$ds" "$m")"
+      stage_has "$job" || stage_add "$job" "$out/ambiguity.json" 0 -- "$PY" ./metamer/ambiguity.py \
+        --dataset_path "$DATASET_PATH" --dataset_name "$ds" --psf_name "$(learned_psf "$ds" "$m").npz" \
+        --figure_scenes 0 --out_dir "$out"
+    done
+  done
+  stage_end
+fi
 say "Finding 3 (co-design) done; figures: $PSF_DIR/*.png; report: $PY ./scripts/report.py --results $RESULTS --out $RESULTS/report"
