@@ -88,6 +88,9 @@ def test_long_drivers(work, script, tags):
     d, _ = work
     _driver(work, script)
     assert tags <= set(_tags(d / "results"))
+    if script == "finding3_codesign.sh":       # the learned PSF's figure and its ambiguity record
+        assert len(list((d / "results" / "finding3" / "learned_psfs").glob("learned_doe_SYNTH_*.png"))) == 1
+        assert len(list((d / "results" / "finding3" / "ambiguity_learned_doe").rglob("ambiguity.json"))) == 1
 
 
 def test_per_mode_drivers_keep_the_papers_names():
