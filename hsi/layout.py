@@ -13,7 +13,8 @@ A dataset folder (ARAD_1K's layout, the paper's names)::
             manifest.json
 
 Training runs are ``<result_root>/<train_run_name(...)>/`` and validation runs
-``<result_root>/<validation_run_name(...)>/`` (plus ``<name>.txt`` beside it), as in the paper's code.
+``<result_root>/<validation_run_name(...)>/`` (plus ``<name>.txt`` beside it), as in the paper's code;
+co-design runs ``<result_root>/<codesign_run_name(...)>/`` with ``psf_last.npz`` / ``psf_best.npz``.
 "No PSF" is spelled ``None`` in names; ``is_no_psf`` is the one test for it. Shell drivers ask this
 module for names (``python -m hsi.layout --help``) instead of re-deriving them.
 """
@@ -53,6 +54,10 @@ TRAIN_RESULT_ROOT = {"no_metamer": "./RGB2HS/train_exp", "fixed": "./RGB2HS/trai
 VALIDATION_RESULT_ROOT = "./RGB2HS/validate_exp"
 MSTPP_RUN_ROOT = "./MST_plus_plus_code/train_exp/"
 """The MST++ recipe's default ``--outf``."""
+CODESIGN_RESULT_ROOT = "./RGB2HS/train_exp_codesign"
+"""The co-design trainer's default ``--result_root`` (``RGB2HS/train_RGB2HS_codesign.py``)."""
+CODESIGN_PSF_FILES = {"last": "psf_last.npz", "best": "psf_best.npz"}
+"""The PSFs a co-design run exports beside ``last.pth`` and ``best.pth`` (each with its ``.json``)."""
 
 
 def is_unset(value) -> bool:
@@ -192,6 +197,20 @@ def mstpp_run_dir(outf: str, percent: float | None = None) -> str:
     return with_percent(outf, percent)
 
 
+def codesign_run_name(*, optics: str, loss: str, noise_type: str, npe: float, method: str, dataset: str) -> str:
+    """The co-design run folder name ``Codesign_<optics>_<loss>_<noise><npe>_<method>_<dataset>``, e.g.
+    ``Codesign_doe_l1_poisson1000_mst_plus_plus_SYNTH`` (no PSF and no RGB format: both are learned or
+    rendered in the step)."""
+    return f"Codesign_{optics}_{loss}_{noise_type}{format_npe(npe)}_{method}_{dataset}"
+
+
+def codesign_psf_path(run_dir: str | os.PathLike, which: str) -> Path:
+    """``<run_dir>/psf_{last,best}.npz``: the PSF a co-design run exported at its last or best checkpoint."""
+    if which not in CODESIGN_PSF_FILES:
+        raise ValueError(f"which must be one of {tuple(CODESIGN_PSF_FILES)}, got {which!r}")
+    return Path(run_dir) / CODESIGN_PSF_FILES[which]
+
+
 def validation_kind(metamer: bool) -> str:
     """``metamer`` or ``std``: the data kind in validation names and reconstruction file names."""
     return "metamer" if metamer else "std"
@@ -225,16 +244,24 @@ def _cli(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--rgb_format", default="png")
     t.add_argument("--percent", type=float, default=None)
     v = sub.add_parser("variant", help="generated variant folder name <noise_type><npe>_<psf>")
-    for p in (t, v):
+    c = sub.add_parser("codesign_run", help="co-design run folder name Codesign_<optics>_<loss>_<noise><npe>_...")
+    c.add_argument("--optics", required=True)
+    c.add_argument("--loss", required=True)
+    for p in (t, v, c):
         p.add_argument("--noise_type", default="poisson")
         p.add_argument("--npe", type=float, default=0)
+    for p in (t, v):
         p.add_argument("--psf_name", default=None)
-    t.add_argument("--method", required=True)
-    t.add_argument("--dataset_name", required=True)
+    for p in (t, c):
+        p.add_argument("--method", required=True)
+        p.add_argument("--dataset_name", required=True)
     m = sub.add_parser("mstpp_run", help="MST++ recipe run name <dataset>_<method>[_<p>percent]")
     m.add_argument("--method", required=True)
     m.add_argument("--dataset_name", required=True)
     m.add_argument("--percent", type=float, default=None)
+    e = sub.add_parser("codesign_psf", help="the PSF a co-design run exported: <run_dir>/psf_{last,best}.npz")
+    e.add_argument("which", choices=tuple(CODESIGN_PSF_FILES))
+    e.add_argument("--run_dir", required=True)
     f = sub.add_parser("folder", help="a sub-folder of a dataset folder (spec, rgb, split, cache)")
     f.add_argument("role", choices=tuple(DATASET_FOLDERS))
     f.add_argument("--dataset_dir", required=True, help="<dataset_path>/<NAME>")
@@ -244,6 +271,11 @@ def _cli(argv: Sequence[str] | None = None) -> int:
     elif a.what == "train_run":
         print(train_run_name(a.mode, loss=a.loss, noise_type=a.noise_type, npe=a.npe, psf_name=a.psf_name,
                              method=a.method, dataset=a.dataset_name, rgb_format=a.rgb_format, percent=a.percent))
+    elif a.what == "codesign_run":
+        print(codesign_run_name(optics=a.optics, loss=a.loss, noise_type=a.noise_type, npe=a.npe, method=a.method,
+                                dataset=a.dataset_name))
+    elif a.what == "codesign_psf":
+        print(codesign_psf_path(a.run_dir, a.which))
     elif a.what == "variant":
         print(variant_dir_name(a.noise_type, a.npe, a.psf_name))
     else:

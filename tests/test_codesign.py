@@ -106,3 +106,64 @@ def test_stop_and_resume_matches_an_uninterrupted_run(tiny, tmp_path):
     torch.testing.assert_close(a["optics"]["element"]["raw"], b["optics"]["element"]["raw"], rtol=0, atol=0)
     pa, pb = (np.load(codesign_run_dir(o) / PSF_LAST)["PSFs"] for o in (whole, stopped))
     np.testing.assert_array_equal(pa, pb)
+
+
+def test_a_folder_holding_a_run_is_refused_before_work(tiny, tmp_path):
+    from hsi.train.engine import RunFolderError
+    opts = _opts(tiny, tmp_path / "runs")
+    run = codesign_run_dir(opts)
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")                      # another run started here
+    with pytest.raises(RunFolderError, match="--resume True"):
+        run_codesign(opts)
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == ["config.json"]
+
+
+def test_ddp_two_processes_keep_one_element(tiny, tmp_path):
+    """torchrun, 2 gloo processes: rank 1 starts from a perturbed element, yet both end with the same one
+    (rank 0's broadcast at setup, optics gradients averaged each step), which moved and is the checkpoint's."""
+    import json
+    import os
+    import subprocess
+    import sys
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541",
+           str(ROOT / "tests" / "_codesign_ddp_worker.py"), str(tiny), str(tmp_path / "runs"), str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run = tmp_path / "runs" / "Codesign_doe_l1_poisson1000_mst_plus_plus_SYNTH"
+    assert json.loads((run / "config.json").read_text())["config"]["world_size"] == 2
+    ckpt = load_checkpoint(run / "last.pth")
+    assert ckpt["iteration"] == 6
+    states = [torch.load(tmp_path / f"optics_rank{r}.pt") for r in (0, 1)]
+    for key in states[0]:
+        torch.testing.assert_close(states[0][key], states[1][key], rtol=0, atol=0)
+        torch.testing.assert_close(states[0][key], ckpt["optics"]["element"][key], rtol=0, atol=0)
+    initial = build_element(TINY_OPTICS).state_dict()["raw"]
+    assert (states[0]["raw"] - initial).abs().max() > 1e-4                 # the optics trained
+    assert (run / PSF_LAST).is_file() and (run / PSF_BEST).is_file()
+
+
+def _average_gradients_in_rank(rank: int, world: int, port: int, out: str) -> None:
+    """One process of the in-process gloo group: per-rank gradients -> the trainer's average."""
+    import os
+    import torch.distributed as dist
+    from types import SimpleNamespace
+    from hsi.train.codesign import CodesignTrainer
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    element = build_element(CodesignOptions(psf_size=5, doe_grid=24))
+    element.raw.grad = torch.full_like(element.raw, float(rank + 1)) * torch.arange(element.raw.numel()).view_as(element.raw)
+    fake = SimpleNamespace(optics=element, info=SimpleNamespace(world_size=world))
+    CodesignTrainer._average_optics_gradients(fake)
+    torch.save(element.raw.grad, Path(out) / f"grad{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_optics_gradients_are_averaged_over_processes(tmp_path):
+    import torch.multiprocessing as mp
+    mp.spawn(_average_gradients_in_rank, args=(2, 29547, str(tmp_path)), nprocs=2, join=True)
+    base = torch.arange(build_element(CodesignOptions(psf_size=5, doe_grid=24)).raw.numel()).float()
+    for r in (0, 1):
+        grad = torch.load(tmp_path / f"grad{r}.pt")
+        torch.testing.assert_close(grad.flatten(), base * 1.5, rtol=0, atol=0)   # mean of 1x and 2x

@@ -82,20 +82,26 @@ def test_report_from_the_driver_results_with_missing_runs(work):
                                       for s in ("clean", "noisy_aberrated") for k in ("original", "metamer")}),
     ("finding3_encodings.sh", {f"finding3/{p}" for p in ("none", "double_gauss_50mm_F1.8", "grating",
                                                          "diffraction_rotation", "singlet_bk7_50mm_F5.6")}),
+    ("finding3_codesign.sh", {"finding3/learned_doe", "finding3_original/learned_doe"}),
 ])
 def test_long_drivers(work, script, tags):
     d, _ = work
     _driver(work, script)
     assert tags <= set(_tags(d / "results"))
+    if script == "finding3_codesign.sh":       # the learned PSF's figure and its ambiguity record
+        assert len(list((d / "results" / "finding3" / "learned_psfs").glob("learned_doe_SYNTH_*.png"))) == 1
+        assert len(list((d / "results" / "finding3" / "ambiguity_learned_doe").rglob("ambiguity.json"))) == 1
 
 
 def test_per_mode_drivers_keep_the_papers_names():
     for name in ("generate_metamers.sh", "train_vanilla_percent.sh", "train_RGB2HS_no_metamer.sh",
-                 "train_RGB2HS_fixed_metamer.sh", "train_RGB2HS_onthefly_metamer.sh", "validate_RGB2HS.sh"):
+                 "train_RGB2HS_fixed_metamer.sh", "train_RGB2HS_onthefly_metamer.sh", "train_RGB2HS_codesign.sh",
+                 "validate_RGB2HS.sh"):
         text = (ROOT / "scripts" / name).read_text()
         assert "/home/" not in text and "source" in text
     for name in ("table2_less_data.sh", "table3_unseen_data.sh", "table4_cross_dataset.sh",
-                 "table5_metamer_validation.sh", "table6_7_metamer_training.sh", "finding3_encodings.sh"):
+                 "table5_metamer_validation.sh", "table6_7_metamer_training.sh", "finding3_encodings.sh",
+                 "finding3_codesign.sh"):
         text = (ROOT / "scripts" / name).read_text()
         assert "./RGB2HS/" not in text, f"{name} should call the per-mode drivers, not the Python scripts"
 

@@ -54,6 +54,22 @@ def test_shell_query_prints_the_same_name():
                                         method="mst_plus_plus", dataset="SYNTH")
 
 
+def test_codesign_names_and_their_shell_query():
+    name = layout.codesign_run_name(optics="doe", loss="l1", noise_type="poisson", npe=1000, method="mst_plus_plus",
+                                    dataset="SYNTH")
+    assert name == "Codesign_doe_l1_poisson1000_mst_plus_plus_SYNTH"
+    out = subprocess.run([sys.executable, "-m", "hsi.layout", "codesign_run", "--optics", "doe", "--loss", "l1",
+                          "--npe", "1000", "--method", "mst_plus_plus", "--dataset_name", "SYNTH"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == name
+    assert layout.codesign_psf_path("/r/run", "best") == Path("/r/run/psf_best.npz")
+    out = subprocess.run([sys.executable, "-m", "hsi.layout", "codesign_psf", "last", "--run_dir", "/r/run"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "/r/run/psf_last.npz"
+    with pytest.raises(ValueError):
+        layout.codesign_psf_path("/r/run", "first")
+
+
 def test_folder_query_and_split_check():
     out = subprocess.run([sys.executable, "-m", "hsi.layout", "folder", "rgb", "--dataset_dir", "/d/SYNTH"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from hsi import layout
 from hsi.data import FullImageDataset, PatchDataset, check_files, read_split, select_percent
@@ -41,11 +42,11 @@ from hsi.train.onthefly import OnTheFlyRenderer, scene_stats
 from hsi.train.options import TrainingOptions, flat_record
 
 __all__ = ["CodesignOptions", "CodesignTrainingOptions", "CodesignRenderer", "CodesignTrainer", "build_element",
-           "codesign_run_dir", "run_codesign", "add_codesign_args", "codesign_options_from_args", "OPTICS", "PSF_LAST", "PSF_BEST"]
+           "codesign_run_dir", "run_codesign", "codesign_trainer", "add_codesign_args", "codesign_options_from_args", "OPTICS", "PSF_LAST", "PSF_BEST"]
 
 OPTICS = ("doe", "radial_doe")
-PSF_LAST, PSF_BEST = "psf_last.npz", "psf_best.npz"
-CODESIGN_RESULT_ROOT = "./RGB2HS/train_exp_codesign"
+PSF_LAST, PSF_BEST = layout.CODESIGN_PSF_FILES["last"], layout.CODESIGN_PSF_FILES["best"]
+CODESIGN_RESULT_ROOT = layout.CODESIGN_RESULT_ROOT
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,13 @@ class CodesignTrainer(Trainer):
     """The engine's ``Trainer`` with the optics as a second set of parameters (own Adam and cosine schedule).
 
     ``renderer`` is a ``CodesignRenderer`` whose system holds the learnable element; ``valid_pairs``: the
-    held-out cube pairs (rendered through the current PSF at each validation). Single process only.
+    held-out cube pairs (rendered through the current PSF at each validation).
+
+    Under ``torchrun`` (DDP) every process holds the same element: its parameters and buffers are
+    broadcast from rank 0 when the network is wrapped (after a resume, as DDP does for the network), and
+    each step averages the optics' gradients over the processes (``all_reduce``) before the optics'
+    optimiser steps, as DDP averages the network's; the identical Adam updates keep the elements equal.
+    Validation, checkpoints and PSF exports are rank 0's (the engine's rule).
     """
 
     def __init__(self, cfg: TrainConfig, train_set: PatchDataset, renderer: CodesignRenderer, valid_pairs=None,
@@ -176,8 +183,6 @@ class CodesignTrainer(Trainer):
 
     def _build(self) -> None:
         super()._build()
-        if self.info.world_size > 1:
-            raise OptionError("co-design training runs in one process (the optics are not synchronised under DDP)")
         c, total = self.codesign, self.cfg.total_iterations
         self.optics.to(self.device)
         self.optics_optimizer = torch.optim.Adam(self.optics.parameters(), lr=c.optics_lr, betas=(0.9, 0.999))
@@ -195,6 +200,27 @@ class CodesignTrainer(Trainer):
             self.optics_scheduler.load_state_dict(state["scheduler"])
         return start
 
+    def _wrap(self) -> None:
+        """The engine's wrapping of the network, and under DDP rank 0's element on every process."""
+        super()._wrap()
+        if self.info.world_size > 1:
+            with torch.no_grad():
+                for tensor in [*self.optics.parameters(), *self.optics.buffers()]:
+                    dist.broadcast(tensor.data, src=0)
+
+    def _average_optics_gradients(self) -> None:
+        """Under DDP: each optics gradient becomes its mean over the processes (a missing one counts 0)."""
+        world = self.info.world_size
+        if world <= 1:
+            return
+        for param in self.optics.parameters():
+            if not param.requires_grad:
+                continue
+            if param.grad is None:
+                param.grad = torch.zeros_like(param)
+            dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+            param.grad.div_(world)
+
     def step(self) -> torch.Tensor:
         """One joint step: render through the current PSF, network loss (+ smoothness), both optimisers."""
         rgb, target = self.feed_data(next(self.data_iter))
@@ -205,7 +231,8 @@ class CodesignTrainer(Trainer):
         total = loss + self.codesign.smoothness * self.optics.smoothness_penalty() if self.codesign.smoothness else loss
         self.optimizer.zero_grad(set_to_none=True)
         self.optics_optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        total.backward()                          # DDP averages the network's gradients here
+        self._average_optics_gradients()
         self.optimizer.step()
         self.optics_optimizer.step()
         self.scheduler.step()
@@ -233,7 +260,7 @@ class CodesignTrainer(Trainer):
         """The engine's validation on the held-out scenes rendered through the current PSF (computed once);
         ``psf_best.npz`` beside each new ``best.pth``."""
         best = self.best
-        if self.valid_pairs:
+        if self.valid_pairs and self.info.is_main:
             with torch.no_grad():
                 kernel = self.optics().detach()
             self.valid_set = CurrentPSFValidation(self.valid_pairs, self.cache, self.renderer.system.with_optics(kernel),
@@ -310,12 +337,30 @@ def codesign_options_from_args(args: argparse.Namespace) -> CodesignTrainingOpti
 def codesign_run_dir(opts: CodesignTrainingOptions) -> Path:
     """``<result_root>/Codesign_<optics>_<loss>_<noise><npe>_<method>_<dataset>``."""
     t, c = opts.training, opts.codesign
-    return Path(t.result_root or CODESIGN_RESULT_ROOT) / (f"Codesign_{c.optics}_{t.loss_func}_{t.noise_type}{layout.format_npe(t.npe)}_"
-                         f"{t.method}_{t.dataset_name}")
+    return Path(t.result_root or CODESIGN_RESULT_ROOT) / layout.codesign_run_name(
+        optics=c.optics, loss=t.loss_func, noise_type=t.noise_type, npe=t.npe, method=t.method, dataset=t.dataset_name)
 
 
 def run_codesign(opts: CodesignTrainingOptions) -> dict:
-    """Train the network and the learnable element jointly; returns the run summary (``Trainer.finish``)."""
+    """Train the network and the learnable element jointly; returns the run summary (``Trainer.finish``).
+
+    The run folder is held for the whole job and a run already there is refused unless ``--resume`` or
+    ``--overwrite`` (``hsi.train.engine.check_run_folder``, rank 0), as for the other trainers."""
+    from hsi.train.engine import check_run_folder
+    from hsi.train.experiments import _is_main_process, _job_lock
+    trainer, done = codesign_trainer(opts)
+    if done is not None:
+        print(f"[codesign] {codesign_run_dir(opts)} already finished {done['iterations']} iterations: skipped (--resume)")
+        return done
+    with _job_lock(trainer.out, "co-design training"):
+        if _is_main_process():
+            check_run_folder(trainer.out, trainer.cfg, opts.training.engine.overwrite)
+        return trainer.setup().fit()
+
+
+def codesign_trainer(opts: CodesignTrainingOptions) -> tuple[CodesignTrainer | None, dict | None]:
+    """``(trainer, None)``: the run's ``CodesignTrainer``, not yet set up; ``(None, summary)`` when the run in
+    its folder already finished its budget (``--resume``)."""
     from hsi.train.experiments import _check_common
     t, c = opts.training, opts.codesign
     _check_common(t.method, t.loss_func, t.dataset_name)
@@ -345,10 +390,9 @@ def run_codesign(opts: CodesignTrainingOptions) -> dict:
                              "valid_scenes": valid_scenes, "valid_join": "both (rendered through the current PSF)"})
     done = _finished_summary(out, cfg) if cfg.resume else None
     if done is not None:
-        print(f"[codesign] {out} already finished {done['iterations']} iterations: skipped (--resume)")
-        return done
+        return None, done
     train_set = PatchDataset(train_pairs, cache, t.crop_size, t.stride, margin, stats)
     trainer = CodesignTrainer(cfg, train_set, renderer, valid_pairs, cache, c, get_dataset_spec(t.dataset_name).eval_crop)
     LOG.info("co-design: %s %s, PSF %dx%d, grid %d, margin %d", c.optics, c.optics_init, c.psf_size, c.psf_size,
              c.doe_grid, margin)
-    return trainer.setup().fit()
+    return trainer, None

@@ -144,7 +144,7 @@ def plot_element(module, path: str | os.PathLike, wavelengths_nm=(450.0, 550.0, 
     height = np.where(module.aperture.cpu().numpy() > 0, height, np.nan)
     wl = np.asarray(o.wavelengths_nm)
     idx = [int(np.argmin(np.abs(wl - t))) for t in wavelengths_nm]
-    fig, axes = plt.subplots(1, 1 + len(idx), figsize=(3.3 * (1 + len(idx)), 3.4))
+    fig, axes = plt.subplots(1, 1 + len(idx), figsize=(3.6 * (1 + len(idx)), 3.5))
     a = o.aperture_mm / 2.0
     im = axes[0].imshow(height, extent=[-a, a, a, -a], cmap="viridis", vmin=0.0, vmax=o.h_max_um)
     axes[0].set_title(f"height map ({o.grid}x{o.grid}" + (f", {o.levels} levels)" if o.levels else ")"), fontsize=9)
@@ -155,14 +155,17 @@ def plot_element(module, path: str | os.PathLike, wavelengths_nm=(450.0, 550.0, 
     p = o.pitch_um
     ext = [(-(w // 2) - 0.5) * p, (w - w // 2 - 0.5) * p, (h - h // 2 - 0.5) * p, (-(h // 2) - 0.5) * p]
     for ax, i in zip(axes[1:], idx):
-        ax.imshow(np.sqrt(psf[i] / psf[i].max()), cmap="magma", extent=ext, interpolation="nearest")
-        ax.set_title(f"PSF {wl[i]:.0f} nm (sqrt, / peak)", fontsize=9)
-        ax.set_xlabel("x (um)", fontsize=8)
+        im = ax.imshow(np.sqrt(psf[i] / psf[i].max()), cmap="magma", extent=ext, interpolation="nearest",
+                       vmin=0.0, vmax=1.0)
+        ax.set_title(f"PSF {wl[i]:.0f} nm (peak {psf[i].max():.2f} of the band)", fontsize=9)
+        ax.set_xlabel("x on the sensor (um)", fontsize=8)
+        ax.set_ylabel("y (um)", fontsize=8)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="sqrt(PSF / peak)")
     fig.suptitle(title or f"{type(module).__name__}: {o.focal_length_mm:g} mm F/{o.f_number:g}, {o.material}, "
                  f"{'ideal lens' if o.ideal_lens else 'DOE alone'}, {h}x{w} px at {p:g} um", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90)
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return path
