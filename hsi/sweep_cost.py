@@ -299,20 +299,24 @@ def longest_first_makespan(hours: Sequence[float], gpus: int) -> float:
 
 @dataclass(frozen=True)
 class Estimate:
-    """The cost of a set of runs at one kind of rate: ``gpu_hours`` of the ``covered`` runs (the others
-    have no measured rate), ``wall_hours[G]`` on G GPUs."""
+    """The cost of a set of runs at one kind of rate: ``gpu_hours`` of the ``covered`` runs, the runs
+    with no measured rate (``not_covered``) and those the code lacks (``not_applicable``: co-design in
+    the paper's code), ``wall_hours[G]`` on G GPUs."""
     gpu_hours: float
     covered: int
     not_covered: int
     wall_hours: dict[int, float]
+    not_applicable: int = 0
 
 
 def estimate(runs: Sequence[PlannedRun], rate_of: Callable[[PlannedRun], Rate | None],
-             gpu_counts: Sequence[int]) -> Estimate:
-    """GPU-hours and packed wall time of ``runs`` at ``rate_of`` (runs without a rate are left out)."""
+             gpu_counts: Sequence[int], lacks: Callable[[PlannedRun], bool] = lambda r: False) -> Estimate:
+    """GPU-hours and packed wall time of ``runs`` at ``rate_of`` (runs without a rate are left out;
+    ``lacks``: runs counted as not applicable rather than not measured)."""
     hours = [run_hours(r, rate) for r in runs if (rate := rate_of(r)) is not None]
-    return Estimate(sum(hours), len(hours), len(runs) - len(hours),
-                    {g: longest_first_makespan(hours, g) for g in gpu_counts})
+    absent = sum(1 for r in runs if lacks(r))
+    return Estimate(sum(hours), len(hours), len(runs) - len(hours) - absent,
+                    {g: longest_first_makespan(hours, g) for g in gpu_counts}, absent)
 
 
 def distinct(runs: Iterable[PlannedRun]) -> list[PlannedRun]:
@@ -343,7 +347,7 @@ def table_cost(label: str, runs: Sequence[PlannedRun], book: RateBook, gpu_count
     """``TableCost`` of ``runs`` with the rates of ``book``."""
     both = [r for r in runs if book.toolkit(r) is not None and book.paper_code(r) is not None]
     return TableCost(label, tuple(runs), estimate(runs, book.toolkit, gpu_counts),
-                     estimate(runs, book.paper_code, gpu_counts),
+                     estimate(runs, book.paper_code, gpu_counts, lambda r: r.data == "codesign"),
                      sum(run_hours(r, book.toolkit(r)) for r in both), sum(run_hours(r, book.paper_code(r)) for r in both))
 
 
@@ -352,14 +356,20 @@ def _hours(h: float, partial: bool) -> str:
     return ("≥ " if partial else "") + text
 
 
+def _none_cell(e: Estimate) -> str:
+    return "n/a (co-design)" if e.not_covered == 0 and e.not_applicable else "not measured"
+
+
 def _gpu_hours_cell(e: Estimate) -> str:
     if e.covered == 0:
-        return "not measured"
-    return _hours(e.gpu_hours, e.not_covered > 0) + (f" ({e.not_covered} not measured)" if e.not_covered else "")
+        return _none_cell(e)
+    notes = [f"{e.not_covered} not measured"] * bool(e.not_covered) + [f"{e.not_applicable} co-design n/a"] * bool(
+        e.not_applicable)
+    return _hours(e.gpu_hours, e.not_covered > 0) + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _wall_cell(e: Estimate, g: int) -> str:
-    return "not measured" if e.covered == 0 else _hours(e.wall_hours[g], e.not_covered > 0)
+    return _none_cell(e) if e.covered == 0 else _hours(e.wall_hours[g], e.not_covered > 0)
 
 
 def _schedule(runs: Sequence[PlannedRun]) -> str:
@@ -382,24 +392,42 @@ def summary_rows(costs: Sequence[TableCost], gpu_counts: Sequence[int]) -> list[
     return rows
 
 
-def method_rows(costs: Sequence[TableCost], book: RateBook, methods: Sequence[str] | None = None) -> list[str]:
-    """Markdown: per table, method and data kind the runs, rates (samples/s) and GPU-hours both ways."""
-    rows = ["| table | method | data | engine | runs | toolkit samples/s | GPU-h, toolkit | paper's code samples/s "
-            "| GPU-h, paper's code |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
+def run_groups(costs: Sequence[TableCost], methods: Sequence[str] | None = None) -> list[tuple[str, list[PlannedRun]]]:
+    """The runs of each table grouped by method, data kind and engine mode (one rate per group)."""
+    out = []
     for c in costs:
         groups: dict[tuple, list[PlannedRun]] = {}
         for r in c.runs:
             if methods is None or r.method in methods:
                 groups.setdefault((r.method, r.data, r.mode), []).append(r)
-        for (method, data, mode), runs in groups.items():
-            cells = []
-            for rate in (book.toolkit(runs[0]), book.paper_code(runs[0])):
-                if rate is None:
-                    cells += ["n/a (no co-design)" if data == "codesign" and len(cells) == 2 else "not measured", "-"]
-                else:
-                    cells += [f"{rate.samples_per_s:g}", _hours(sum(run_hours(r, rate) for r in runs), False)]
-            rows.append(f"| {c.label} | {method} | {data} | {mode or 'unmeasured flags'} | {len(runs)} | "
-                        + " | ".join(cells) + " |")
+        out += [(c.label, runs) for runs in groups.values()]
+    return out
+
+
+def group_record(label: str, runs: Sequence[PlannedRun], book: RateBook) -> dict:
+    """A group of ``run_groups`` as JSON: its runs, schedule, rates (samples/s) and GPU-hours both ways."""
+    first, rec = runs[0], {"table": label, "method": runs[0].method, "data": runs[0].data, "mode": runs[0].mode,
+                           "runs": len(runs), "samples": sorted({r.samples for r in runs})}
+    for key, rate in (("toolkit", book.toolkit(first)), ("paper_code", book.paper_code(first))):
+        rec[key] = None if rate is None else {"samples_per_s": rate.samples_per_s, "source": rate.source,
+                                              "gpu_hours": sum(run_hours(r, rate) for r in runs)}
+    return rec
+
+
+def method_rows(costs: Sequence[TableCost], book: RateBook, methods: Sequence[str] | None = None) -> list[str]:
+    """Markdown: per table, method and data kind the runs, rates (samples/s) and GPU-hours both ways."""
+    rows = ["| table | method | data | engine | runs | toolkit samples/s | GPU-h, toolkit | paper's code samples/s "
+            "| GPU-h, paper's code |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for label, runs in run_groups(costs, methods):
+        g = group_record(label, runs, book)
+        cells = []
+        for key in ("toolkit", "paper_code"):
+            if g[key] is None:
+                cells += ["n/a (no co-design)" if g["data"] == "codesign" and key == "paper_code" else "not measured", "-"]
+            else:
+                cells += [f"{g[key]['samples_per_s']:g}", _hours(g[key]["gpu_hours"], False)]
+        rows.append(f"| {label} | {g['method']} | {g['data']} | {g['mode'] or 'unmeasured flags'} | {g['runs']} | "
+                    + " | ".join(cells) + " |")
     return rows
 
 
@@ -412,6 +440,29 @@ def rate_sources(costs: Sequence[TableCost], book: RateBook) -> list[str]:
                 if rate is not None:
                     seen.setdefault(rate.source, set()).add(r.method)
     return [f"- {src}: {', '.join(sorted(m))}" for src, m in sorted(seen.items())]
+
+
+def missing_rates(costs: Sequence[TableCost], book: RateBook) -> list[str]:
+    """Markdown: the methods whose rates are missing, and the measurement that fills them."""
+    runs = [r for c in costs for r in c.runs]
+    loop = sorted({r.method for r in runs if book.toolkit(r) is None and r.data != "codesign"})
+    codesign = sorted({r.method for r in runs if r.data == "codesign" and book.toolkit(r) is None})
+    step = sorted({r.method for r in runs if book.paper_code(r) is None and r.data != "codesign"})
+    modes = sorted({r.mode for r in runs if r.mode is not None})
+    lines = [f"- no toolkit loop rate ({', '.join(modes)}): {', '.join(loop) or 'none'}",
+             f"- no co-design step ratio: {', '.join(codesign) or 'none'}",
+             f"- no toolbox step (nor anchor): {', '.join(step) or 'none'}"]
+    if loop or step or codesign:
+        lines += ["", "On a GPU (a SYNTH dataset with its fixed-metamer data, as `bench/gpu_check.sh` makes it), "
+                  "measure them and run this command again with the new file added to `--records`:", "", "```bash",
+                  "python bench/train_throughput.py --dataset_name SYNTH --psf_name double_gauss_50mm_F1.8 "
+                  f"--methods {' '.join(sorted(set(loop) | set(step)))} --modes toolbox {' '.join(modes)} "
+                  "--parts step loop --data_on_device on --out results/bench/train_throughput.json"]
+        if codesign:
+            lines.append(f"python bench/train_throughput.py --parts codesign --modes fp32 --methods {' '.join(codesign)} "
+                         "--out results/bench/codesign_throughput.json")
+        lines.append("```")
+    return lines
 
 
 def cost_tables(plans: Mapping[str, Sequence[PlannedRun]], book: RateBook,
@@ -464,7 +515,8 @@ ASSUMPTIONS = (
     "(its CPU rendering bounds it); data loading is not counted and the upstream loop runs more iterations "
     "than the budget (395 576 for ARAD_1K), so its hours are a lower bound. Co-design is not in the paper's code.",
     "A method without a measured rate is 'not measured' and left out of the sums; a sum or wall time "
-    "marked '≥' leaves such runs out.",
+    "marked '≥' leaves such runs out. The last row packs the distinct runs of all tables together (the "
+    "no-metamer baselines of Tables III, IV and V are the same runs).",
 )
 
 
@@ -495,10 +547,10 @@ def paper_cost(opts: PaperCostOptions, env: Mapping[str, str] | None = None,
              *summary_rows(costs, opts.gpu_counts), "", *not_planned, *([""] if not_planned else []),
              "## Per method", "",
              *method_rows(costs[:len(plans)], book), "", "## Where the rates come from", "",
-             *rate_sources(costs, book)]
+             *rate_sources(costs, book), "", "## Missing rates", "", *missing_rates(costs, book)]
     record = {"device": device, "options": opts.__dict__, "command": command, "not_planned": failed,
               "tables": [{"label": c.label, "runs": len(c.runs), "toolkit": c.toolkit.__dict__,
                           "paper_code": c.paper.__dict__, "both_toolkit_h": c.both_toolkit_h,
                           "both_paper_h": c.both_paper_h} for c in costs],
-              "runs": [dict(r.__dict__) for runs in plans.values() for r in runs]}
+              "groups": [group_record(label, runs, book) for label, runs in run_groups(costs[:len(plans)])]}
     return "\n".join(lines) + "\n", record

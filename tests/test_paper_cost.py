@@ -58,6 +58,9 @@ def test_unmeasured_methods_are_reported_and_left_out_of_the_sums():
     assert cost.toolkit.gpu_hours == pytest.approx(1000 * 20 / 600 / 3600)
     summary = "\n".join(sc.summary_rows([cost], [1, 8]))
     assert "(2 not measured)" in summary and "≥" in summary
+    codesign = sc.table_cost("C", [run("mst_plus_plus", "codesign")], book, [1])
+    assert (codesign.paper.not_covered, codesign.paper.not_applicable) == (0, 1)
+    assert "| n/a (co-design) | not measured |" in sc.summary_rows([codesign], [1])[-1]
     methods = "\n".join(sc.method_rows([cost], book))
     assert "| Table X | hysat | fixed | fp32 | 2 | not measured | - | not measured | - |" in methods
 
@@ -171,6 +174,8 @@ def test_bench_script_writes_the_table_and_its_record(tmp_path):
     assert f"| Table III | 2 | 300,000 x 20 | not measured | ≥ {hours:.1f} (1 not measured) |" in out.read_text()
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["tables"][0]["toolkit"]["gpu_hours"] == pytest.approx(hours)
+    groups = {g["method"]: g for g in record["groups"]}
+    assert groups["mst_plus_plus"]["toolkit"]["gpu_hours"] == pytest.approx(hours) and groups["hysat"]["toolkit"] is None
     bad = subprocess.run([sys.executable, "bench/paper_cost.py", "--records", str(tmp_path / "none.jsonl")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "error:" in bad.stderr
