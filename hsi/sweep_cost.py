@@ -21,6 +21,7 @@ first onto the GPU free first, no queueing, start-up, validation or data generat
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
 import importlib.util
 import json
@@ -117,6 +118,7 @@ def engine_mode(amp: bool, compile_: bool, compile_mode: str) -> str | None:
         "amp+compile" if compile_mode == "default" else None)
 
 
+@functools.lru_cache(maxsize=1)
 def _mstpp_parser() -> argparse.ArgumentParser:
     spec = importlib.util.spec_from_file_location("mstpp_train", ROOT / "MST_plus_plus_code" / "train_code" / "train.py")
     module = importlib.util.module_from_spec(spec)
