@@ -550,7 +550,7 @@ def paper_cost(opts: PaperCostOptions, env: Mapping[str, str] | None = None,
              "## Per method", "",
              *method_rows(costs[:len(plans)], book), "", "## Where the rates come from", "",
              *rate_sources(costs, book), "", "## Missing rates", "", *missing_rates(costs, book)]
-    record = {"device": device, "options": opts.__dict__, "command": command, "not_planned": failed,
+    record = {"device": device, "options": opts.__dict__, "planning_command": command, "not_planned": failed,
               "tables": [{"label": c.label, "runs": len(c.runs), "toolkit": c.toolkit.__dict__,
                           "paper_code": c.paper.__dict__, "both_toolkit_h": c.both_toolkit_h,
                           "both_paper_h": c.both_paper_h} for c in costs],
