@@ -30,7 +30,10 @@
 # SWEEP_STOP_AFTER=<stage>: the driver ends (exit 0) after that stage, e.g. training (validate later).
 if [ -z "${PY:-}" ]; then PY=python3; fi
 HSI_ROOT="${HSI_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-: "${LAUNCHER:=local}" "${SWEEP_DIR:=${RESULTS:-./results}/sweep}"
+: "${LAUNCHER:=local}"
+# a plan never overwrites the jobs files of a real sweep: its own folder unless SWEEP_DIR is set
+if [ "$LAUNCHER" = plan ]; then : "${SWEEP_DIR:=${RESULTS:-./results}/sweep_plan}"; fi
+: "${SWEEP_DIR:=${RESULTS:-./results}/sweep}"
 case "$LAUNCHER" in
   local|parallel|slurm|plan) ;;
   *) echo "error: LAUNCHER must be local, parallel, slurm or plan (got '$LAUNCHER')" >&2; exit 2 ;;

@@ -179,3 +179,18 @@ def test_bench_script_writes_the_table_and_its_record(tmp_path):
     bad = subprocess.run([sys.executable, "bench/paper_cost.py", "--records", str(tmp_path / "none.jsonl")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_a_plan_by_hand_keeps_the_jobs_files_of_a_real_sweep(tmp_path):
+    real = tmp_path / "results" / "sweep" / "training.jsonl"
+    real.parent.mkdir(parents=True)
+    real.write_text('{"name": "j", "argv": ["true"], "log": "l"}\n')
+    env = _env(tmp_path, METHODS="hinet", DATASETS="CAVE", PERCENTS="100", LAUNCHER="plan",
+               RESULTS=str(tmp_path / "results"))
+    env.pop("SWEEP_DIR", None)
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "table2_less_data.sh")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert real.read_text().startswith('{"name": "j"')
+    planned = (tmp_path / "results" / "sweep_plan" / "training.jsonl").read_text().splitlines()
+    assert len(planned) == 1 and "train_CAVE_hinet_percent100" in planned[0]
