@@ -46,11 +46,23 @@ layout_folder() { "$PY" -m hsi.layout folder "$1" --dataset_dir "$2"; }
 
 # run_dir_of DRIVER [VAR=VALUE...]: the run folder a training driver (train_RGB2HS_*.sh,
 # train_vanilla_percent.sh) writes with these variables: the trainer names it (--print_run_dir True)
-run_dir_of() { local driver="$1"; shift; PRINT_RUN_DIR=True env "$@" "$driver" | tail -n 1; }
+# (LAUNCHER=plan: a placeholder, no python)
+run_dir_of() {
+  local driver="$1"; shift
+  if [ "$LAUNCHER" = plan ]; then printf 'planned:%s\n' "$(job_name "$(basename "$driver")" "$@")"; return; fi
+  PRINT_RUN_DIR=True env "$@" "$driver" | tail -n 1
+}
+
+# plan_refuses WHAT: LAUNCHER=plan never trains: a trainer started outside a stage stops the plan
+plan_refuses() { echo "error: LAUNCHER=plan: $1 would start outside a stage (queue it with stage_add or queue_training to plan it)" >&2; exit 2; }
+
+# print_command WORD...: the command line as one JSON array (PRINT_COMMAND=True in the per-mode drivers)
+print_command() { local IFS=,; local words=() w; for w in "$@"; do words+=("$(_sweep_json "$w")"); done; printf '[%s]\n' "${words[*]}"; }
 
 # ensure_dataset NAME: the embedded SYNTH sets are built when missing; the others must be converted
 ensure_dataset() {
   local name="$1"
+  [ "$LAUNCHER" = plan ] && return 0   # a plan builds and checks nothing
   case "$name" in
     SYNTH) [ -d "$(layout_folder split "$DATASET_PATH/SYNTH")" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/SYNTH" --no_progress ;;
     SYNTH_*) [ -d "$(layout_folder split "$DATASET_PATH/$name")" ] || "$PY" ./dataset_tools/make_synthetic.py --dest_root "$DATASET_PATH/$name" --seed "$(printf '%s' "$name" | cksum | cut -d' ' -f1)" --no_progress ;;
@@ -146,7 +158,8 @@ validate_on() {
 # run_rgb2hs_trainer SCRIPT: one of the three RGB2HS trainers with the scale settings above and the
 # variables of the per-mode drivers (RESULT_ROOT and LOSS_FUNC: set by each driver; the others default
 # here: PSF_NAME, DATASET_NAME, METHOD, NOISE_TYPE, NPE, RGB_FORMAT, INIT_LR (empty: the method's
-# learning rate), SEED, TRAIN_ARGS (more flags of SCRIPT)). PRINT_RUN_DIR=True: print the run folder only.
+# learning rate), SEED, TRAIN_ARGS (more flags of SCRIPT)). PRINT_RUN_DIR=True: print the run folder only;
+# PRINT_COMMAND=True: print the trainer's command line (JSON array, print_command) instead of running it.
 run_rgb2hs_trainer() {
   : "${PSF_NAME:=None}" "${DATASET_NAME:=ARAD_1K}" "${METHOD:=mst_plus_plus}" "${NOISE_TYPE:=poisson}" "${NPE:=0}"
   : "${RGB_FORMAT:=png}" "${INIT_LR:=}" "${SEED:=0}" "${TRAIN_ARGS:=}"
@@ -158,6 +171,10 @@ run_rgb2hs_trainer() {
   if [ -n "$INIT_LR" ]; then args+=(--init_lr "$INIT_LR"); fi
   if [ "${PRINT_RUN_DIR:-False}" = True ]; then
     "$PY" "./RGB2HS/$1" "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS --print_run_dir True
+  elif [ "${PRINT_COMMAND:-False}" = True ]; then
+    print_command "$PY" "./RGB2HS/$1" "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS
+  elif [ "$LAUNCHER" = plan ]; then
+    plan_refuses "$1"
   else
     $LAUNCH "./RGB2HS/$1" "${args[@]}" $ENGINE_ARGS $TRAIN_ARGS
   fi

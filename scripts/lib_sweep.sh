@@ -12,6 +12,8 @@
 #                      in GPUS), each with its own CUDA_VISIBLE_DEVICES
 #   LAUNCHER=slurm     stage_end submits them as one SLURM job array through submitit (SLURM_PARTITION,
 #                      SLURM_TIME, SLURM_GPUS_PER_JOB, SLURM_ARRAY_PARALLELISM, SLURM_EXTRA) and waits
+#   LAUNCHER=plan      nothing runs: the jobs files list every job of every stage (lib.sh checks no
+#                      dataset and names no run folder; bench/paper_cost.py reads the plan)
 # stage_add NAME DONE_FILE RESUMABLE -- CMD...
 #   NAME       unique in the stage; the log is $SWEEP_DIR/logs/<stage>/NAME.log
 #   DONE_FILE  exists when the job has finished (a JSON file: with "finished"/"complete" true); the job is
@@ -25,12 +27,16 @@
 # goes on with the next stages (their jobs that need the failed one fail too). Re-running the driver runs
 # only what is not done.
 # Jobs files: $SWEEP_DIR/<stage>.jsonl (scripts/sweep_status.py reads them), SWEEP_DIR=$RESULTS/sweep.
+# SWEEP_STOP_AFTER=<stage>: the driver ends (exit 0) after that stage, e.g. training (validate later).
 if [ -z "${PY:-}" ]; then PY=python3; fi
 HSI_ROOT="${HSI_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-: "${LAUNCHER:=local}" "${SWEEP_DIR:=${RESULTS:-./results}/sweep}"
+: "${LAUNCHER:=local}"
+# a plan never overwrites the jobs files of a real sweep: its own folder unless SWEEP_DIR is set
+if [ "$LAUNCHER" = plan ]; then : "${SWEEP_DIR:=${RESULTS:-./results}/sweep_plan}"; fi
+: "${SWEEP_DIR:=${RESULTS:-./results}/sweep}"
 case "$LAUNCHER" in
-  local|parallel|slurm) ;;
-  *) echo "error: LAUNCHER must be local, parallel or slurm (got '$LAUNCHER')" >&2; exit 2 ;;
+  local|parallel|slurm|plan) ;;
+  *) echo "error: LAUNCHER must be local, parallel, slurm or plan (got '$LAUNCHER')" >&2; exit 2 ;;
 esac
 export LAUNCHER SWEEP_DIR
 export PYTHONPATH="$HSI_ROOT${PYTHONPATH:+:$PYTHONPATH}"   # python -m hsi.sweep from any folder
@@ -91,8 +97,9 @@ stage_end() {
   if [ -z "${SWEEP_STAGE:-}" ]; then echo "error: stage_end before stage_begin" >&2; return 2; fi
   local stage="$SWEEP_STAGE"
   SWEEP_STAGE=""
-  if [ "$LAUNCHER" != local ] && [ -s "$SWEEP_JOBS" ]; then
+  if [ "$LAUNCHER" != local ] && [ "$LAUNCHER" != plan ] && [ -s "$SWEEP_JOBS" ]; then
     "$PY" -m hsi.sweep run --stage "$stage" --jobs "$SWEEP_JOBS" --log_dir "$SWEEP_DIR" \
       || [ "${SWEEP_KEEP_GOING:-0}" = 1 ]
   fi
+  if [ "${SWEEP_STOP_AFTER:-}" = "$stage" ]; then exit 0; fi
 }

@@ -15,6 +15,10 @@ args=(--method "$METHOD" --data_root "$DATA_ROOT" --outf "$OUTF" --batch_size "$
 [ -n "$INIT_LR" ] && args+=(--init_lr "$INIT_LR")
 if [ "${PRINT_RUN_DIR:-False}" = True ]; then  # print the run folder only (lib.sh: run_dir_of)
   "$PY" ./MST_plus_plus_code/train_code/train.py "${args[@]}" $ENGINE_ARGS --print_run_dir True
+elif [ "${PRINT_COMMAND:-False}" = True ]; then  # the command line only (lib.sh: print_command)
+  print_command "$PY" ./MST_plus_plus_code/train_code/train.py "${args[@]}" $ENGINE_ARGS
+elif [ "$LAUNCHER" = plan ]; then
+  plan_refuses train.py
 else
   $LAUNCH ./MST_plus_plus_code/train_code/train.py "${args[@]}" $ENGINE_ARGS
 fi

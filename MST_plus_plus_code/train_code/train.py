@@ -12,7 +12,8 @@ from hsi.errors import run_main
 from hsi.train.cli import add_engine_args, add_print_run_dir_arg, add_schedule_args, mstpp_main, str2bool
 
 
-def _train(argv: list[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's flags (also read by ``hsi.sweep_cost`` to plan a run without starting it)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--method", default="mst_plus_plus", help=method_help())
     ap.add_argument("--pretrained_model_path", default=None, help="checkpoint to start from (None: random init)")
@@ -25,7 +26,11 @@ def _train(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the run")
     add_engine_args(ap)
     add_print_run_dir_arg(ap)
-    mstpp_main(allow_bare_bool(ap).parse_args(argv))
+    return allow_bare_bool(ap)
+
+
+def _train(argv: list[str]) -> int:
+    mstpp_main(build_parser().parse_args(argv))
     return 0
 
 
