@@ -21,7 +21,7 @@ echo "[demo] part 2: Table V on the embedded dataset (SCALE=quick: SYNTH, rpr2 a
 # paired lower bound is strict. The validations keep their reconstructions (--save_recon) for the report's
 # error maps.
 PY="$HSI_PY" SCALE=quick RESULTS=./results/quick METHODS="${DEMO_METHODS:-rpr2 mst_plus_plus}" METAMER_MODE=exact \
-  GEN_ARGS="--no_progress --paired_noise True" VALID_ARGS="--skip_existing True --save_recon True" PER_EPOCH_ITERATION="${DEMO_ITERATIONS:-120}" VALID_FREQ="${DEMO_VALID_FREQ:-40}" SAVE_FREQ="${DEMO_VALID_FREQ:-40}" \
+  GEN_ARGS="--no_progress --paired_noise True" VALID_ARGS="--skip_existing True --save_recon True" PER_EPOCH_ITERATION="${DEMO_ITERATIONS:-160}" VALID_FREQ="${DEMO_VALID_FREQ:-40}" SAVE_FREQ="${DEMO_VALID_FREQ:-40}" \
   ./scripts/table5_metamer_validation.sh
 echo
 echo "[demo] Table V on SYNTH: originals vs exact alpha = 0 metamers (same RGB, other spectra)"
