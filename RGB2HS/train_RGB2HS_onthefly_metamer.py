@@ -6,7 +6,7 @@ Validation uses the on-disk originals and alpha = 0 metamers (``--data_join both
 Run folder: ``<result_root>/OnTheFly_metamer_<loss>_<noise><npe>_<psf>_<method>_<dataset>``.
 """
 from hsi.metamer import METAMER_MODES
-from hsi.cli_types import allow_bare_bool, camera_help, finite_float
+from hsi.cli_types import allow_bare_bool, camera_help, finite_float, optional_positive_int
 from hsi.errors import run_main
 from hsi.train.cli import rgb2hs_parser, str2bool, train_main
 
@@ -22,6 +22,9 @@ def _train(argv: list[str]) -> int:
     ap.add_argument("--metamer_mode", default="clip", choices=list(METAMER_MODES),
                     help="clip = the paper's max(m, 0); exact = nearest valid metamer with identical camera RGB; "
                          "exact_optics = the same through the PSF")
+    ap.add_argument("--exact_iterations", type=optional_positive_int, default=None,
+                    help="exact: None iterates each pixel to convergence (checked on the host); N runs exactly N "
+                         "damped Newton steps with no host synchronisation (faster on a GPU; 12 converge on SYNTH)")
     ap.add_argument("--alpha_min", type=finite_float, default=-1.0, help="alpha is uniform in [alpha_min, alpha_max)")
     ap.add_argument("--alpha_max", type=finite_float, default=2.0, help="above --alpha_min")
     ap.add_argument("--quantize", default="truncate", choices=["truncate", "round", "none"],

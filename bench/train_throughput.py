@@ -38,7 +38,8 @@ from torch.utils.data import DataLoader
 from hsi.camera import load_srf
 from hsi.data import DevicePatchSource, PatchDataset, ResumableBatchSampler, read_split
 from hsi.datasets import get_dataset_spec
-from hsi.cli_types import HelpFormatter, dataset_help, method_help, non_negative_int, positive_int, psf_help
+from hsi.cli_types import (HelpFormatter, dataset_help, method_help, non_negative_int, optional_positive_int,
+                            positive_int, psf_help)
 from hsi.errors import run_main
 from hsi.io import atomic_write_json, provenance
 from hsi.models import build_model
@@ -175,6 +176,9 @@ def _bench(argv: list[str]) -> int:
     ap.add_argument("--psf_name", default=None, help="PSF of the on-the-fly rendering: " + psf_help())
     ap.add_argument("--psf_path", default="./PSFs", help="folder of the PSF files")
     ap.add_argument("--npe", type=non_negative_int, default=1000, help="noise of the on-the-fly rendering")
+    ap.add_argument("--metamer_mode", default="clip", choices=["clip", "exact"], help="on-the-fly metamers")
+    ap.add_argument("--exact_iterations", type=optional_positive_int, default=None,
+                    help="exact: None converges per pixel (host checks), N: N damped Newton steps, no host sync")
     ap.add_argument("--methods", nargs="+", default=["mst_plus_plus"], metavar="METHOD", help=method_help())
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES), help="step modes measured")
     ap.add_argument("--data", nargs="+", default=["fixed", "onthefly"], choices=["fixed", "onthefly"], help="data kinds")
@@ -205,6 +209,8 @@ def _bench(argv: list[str]) -> int:
     def emit(**rec):
         rec = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                "batch_size": args.batch_size, "crop_size": args.crop_size, **rec}
+        if rec.get("data") == "onthefly" and args.metamer_mode != "clip":
+            rec.update(metamer_mode=args.metamer_mode, exact_iterations=args.exact_iterations)
         records.append(rec)
         print(json.dumps(rec), flush=True)
 
@@ -237,7 +243,8 @@ def _bench(argv: list[str]) -> int:
         config = RenderConfig(psf_boundary="linear", npe=args.npe, exposure_target=spec.exposure_target)
         stats = scene_stats(pairs, cache, srf, kernel, config, device)
         margin = psf_margin(kernel)
-        renderer = OnTheFlyRenderer(torch.from_numpy(srf), kernel, config, "clip", (-1.0, 2.0), margin, 0, device)
+        renderer = OnTheFlyRenderer(torch.from_numpy(srf), kernel, config, args.metamer_mode, (-1.0, 2.0), margin, 0,
+                                    device, None if args.exact_iterations is None else {"iterations": args.exact_iterations})
         sets["onthefly"] = (PatchDataset(pairs, cache, args.crop_size, args.stride, margin, stats), renderer)
 
     if "data" in args.parts:

@@ -69,6 +69,11 @@ def positive_int(text: str) -> int:
     return _number(int, 1, None, False, False)(text)
 
 
+def optional_positive_int(text: str) -> int | None:
+    """``None`` (the word, any case) or an integer >= 1."""
+    return None if str(text).strip().lower() == "none" else positive_int(text)
+
+
 def non_negative_int(text: str) -> int:
     """An integer >= 0."""
     return _number(int, 0, None, False, False)(text)

@@ -245,7 +245,10 @@ class RateBook:
     data_on_device: bool = True
 
     def _last(self, **want) -> dict | None:
-        hits = [r for r in self.records if all(r.get(k) == v for k, v in want.items())]
+        """The last record matching ``want``; a record without ``metamer_mode`` was measured with ``clip``
+        (``bench/train_throughput.py`` writes the key for other on-the-fly metamers only)."""
+        hits = [r for r in self.records
+                if all(r.get(k, "clip" if k == "metamer_mode" else None) == v for k, v in want.items())]
         return hits[-1] if hits else None
 
     def toolkit(self, run: PlannedRun) -> Rate | None:
@@ -253,7 +256,8 @@ class RateBook:
         on = {"on": True, "off": False}.get(run.data_on_device, self.data_on_device)
         if run.mode is None:
             return None
-        loop = self._last(part="loop", method=run.method, mode=run.mode, data=BENCH_DATA[run.data], data_on_device=on)
+        loop = self._last(part="loop", method=run.method, mode=run.mode, data=BENCH_DATA[run.data], data_on_device=on,
+                          metamer_mode="clip")      # the paper's drivers' on-the-fly metamers
         if loop is None:
             return None
         where = "scenes on the GPU" if on else "DataLoader workers"

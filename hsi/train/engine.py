@@ -145,7 +145,7 @@ RESULT_KEYS = ("method", "loss", "seed", "init_lr_used", "batch_size", "eta_min"
 
 RESULT_ARGS = ("dataset_path", "dataset_name", "data_root", "noise_type", "npe", "psf_name", "rgb_format", "percent",
                "crop_size", "patch_size", "stride", "data_join", "on_the_fly", "metamer_mode", "alpha_min",
-               "alpha_max", "quantize", "srf_path", "psf_path", "srf_name", "resume_file", "pretrained_root",
+               "alpha_max", "quantize", "exact_iterations", "srf_path", "psf_path", "srf_name", "resume_file", "pretrained_root",
                "pretrained_model_path")
 """Flags (``config.json``'s ``config.args``) that change a run's result: a resume must keep them too. The
 budget (epochs, iterations per epoch), the log/validation/save frequencies and the engine's speed flags

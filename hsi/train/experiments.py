@@ -22,7 +22,7 @@ from hsi.datasets import get_dataset_spec
 from hsi.device import resolve_device
 from hsi.train.model_card import with_model_card
 from hsi.imaging import ImagingSystem
-from hsi.errors import ToolkitError
+from hsi.errors import OptionError, ToolkitError
 from hsi.io import atomic_write_text, write_mat_cube
 from hsi.io.integrity import check_files as check_file_integrity
 from hsi.io.lock import FolderNotWritableError, ensure_writable_dir, output_lock
@@ -117,8 +117,11 @@ def _onthefly_data(opts: TrainingOptions, dataset_dir: Path, train_scenes, srf, 
     system = ImagingSystem.from_arrays(srf, None if psf is None else psf.kernel, config, device)
     margin = system.psf_margin()
     stats = scene_stats(train_pairs, cache_of(dataset_dir, opts.engine.cache_dir), system)
+    if o.exact_iterations is not None and o.metamer_mode != "exact":
+        raise OptionError(f"--exact_iterations applies to --metamer_mode exact only (got --metamer_mode {o.metamer_mode})")
     renderer = OnTheFlyRenderer(system.to(torch.float32), metamer_mode=o.metamer_mode,
-                                alpha_range=(o.alpha_min, o.alpha_max), margin=margin, seed=opts.seed)
+                                alpha_range=(o.alpha_min, o.alpha_max), margin=margin, seed=opts.seed,
+                                metamer_kwargs=None if o.exact_iterations is None else {"iterations": o.exact_iterations})
     return train_pairs, renderer, margin, stats
 
 

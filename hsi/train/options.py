@@ -69,6 +69,9 @@ class OnTheFlyOptions:
             ``exact_optics`` (``hsi.metamer.METAMER_MODES``).
         alpha_min, alpha_max: the metamers' alpha is uniform in ``[alpha_min, alpha_max)``.
         quantize: ``truncate``, ``round`` or ``none``, as the on-disk data were generated.
+        exact_iterations: ``exact`` mode only: None iterates each pixel to convergence (checked on the
+            host, the default); a number runs exactly that many damped Newton steps on every pixel with no
+            host synchronisation (``hsi.metamer.metamer_exact(iterations=...)``).
     """
 
     srf_path: str = "./resources/A2a5320-23ucBAS_gain.npz"
@@ -78,6 +81,7 @@ class OnTheFlyOptions:
     alpha_min: float = -1.0
     alpha_max: float = 2.0
     quantize: str = "truncate"
+    exact_iterations: int | None = None
 
 
 @dataclass(frozen=True)
