@@ -84,6 +84,19 @@ def data_rate(train_set, renderer, batch, workers, device, n_batches, on_device)
     return n_batches * batch / (time.perf_counter() - t)
 
 
+def timed_steps(step, n_steps: int, device: torch.device, warmup: int) -> float:
+    """Seconds that ``n_steps`` calls of ``step()`` take after ``warmup`` untimed calls (device synchronised
+    before and after the timed calls)."""
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    _sync(device)
+    return time.perf_counter() - t
+
+
 def step_rate(method, batch, crop, device, amp, compile_mode, fused, n_steps) -> tuple[float, float]:
     model = build_model(method).to(device)
     net = model if compile_mode is None else torch.compile(model, mode=None if compile_mode == "default" else compile_mode)
@@ -104,15 +117,9 @@ def step_rate(method, batch, crop, device, amp, compile_mode, fused, n_steps) ->
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    for _ in range(5):  # the first CPU steps are slow (kernel selection); compile needs a few too
-        step()
-    _sync(device)
-    t = time.perf_counter()
-    for _ in range(n_steps):
-        step()
-    _sync(device)
+    seconds = timed_steps(step, n_steps, device, warmup=5)  # first CPU steps are slow; compile needs a few
     peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else float("nan")
-    return n_steps * batch / (time.perf_counter() - t), peak
+    return n_steps * batch / seconds, peak
 
 
 def codesign_rates(method, batch, crop, device, codesign, n_steps) -> dict:
@@ -143,14 +150,7 @@ def codesign_rates(method, batch, crop, device, codesign, n_steps) -> dict:
             loss.backward()
             for o in opts:
                 o.step()
-        for _ in range(2):
-            step()
-        _sync(device)
-        t = time.perf_counter()
-        for _ in range(n_steps):
-            step()
-        _sync(device)
-        out[kind] = n_steps / (time.perf_counter() - t)
+        out[kind] = n_steps / timed_steps(step, n_steps, device, warmup=2)
     return out
 
 
