@@ -143,6 +143,28 @@ def _solve_small(a: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.cat([x0, x1, x2], dim=-1) / det
 
 
+def _dual_point(lmb: torch.Tensor, m: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, target: torch.Tensor,
+                c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The per-pixel dual at ``lmb (P, 3)``: ``z = m + C lmb``, the primal ``x = clip(z, lo, hi)`` and the
+    dual value ``|x - m|^2 / 2 - lmb . (C^T x - target)`` (rows ``(P, bands)``, ``(P,)``)."""
+    z = m + lmb @ c.T
+    x = torch.minimum(torch.maximum(z, lo), hi)
+    return z, x, 0.5 * ((x - m) ** 2).sum(1) - (lmb * (x @ c - target)).sum(1)
+
+
+def _armijo_fails(value: torch.Tensor, start: torch.Tensor, t: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
+    """``(P,)`` True where the step of length ``t`` does not raise the concave dual from ``start`` enough."""
+    return value < start + 1e-4 * t * slope - 1e-15 * start.abs()
+
+
+def _newton_direction(z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, grad: torch.Tensor, cc: torch.Tensor,
+                      damping: torch.Tensor) -> torch.Tensor:
+    """``(P, 3)`` step ``(C^T D C + damping)^-1 grad`` with ``D`` the free values (``lo < z < hi``) and
+    ``cc (bands, 3, 3)`` the outer products of ``C``'s rows; ``damping`` ``(3, 3)`` or ``(P, 3, 3)``."""
+    free = ((z > lo) & (z < hi)).to(torch.float64)
+    return _solve_small(torch.einsum("pb,bij->pij", free, cc) + damping, grad)
+
+
 def _newton_dual(m_r: torch.Tensor, lo_r: torch.Tensor, hi_r: torch.Tensor, target_r: torch.Tensor,
                  thresh_r: torch.Tensor, c: torch.Tensor, max_iter: int) -> tuple[torch.Tensor, int]:
     """The per-pixel solve of ``metamer_exact`` on pixel rows ``(P, bands)``: semi-smooth Newton on the
@@ -153,34 +175,26 @@ def _newton_dual(m_r: torch.Tensor, lo_r: torch.Tensor, hi_r: torch.Tensor, targ
     eye = torch.eye(c.shape[1], dtype=torch.float64, device=c.device)
     reg = 1e-12 * torch.trace(c.T @ c)
 
-    def evaluate(lmb, m_a, lo_a, hi_a, t_a):
-        z = m_a + lmb @ c.T
-        xa = torch.minimum(torch.maximum(z, lo_a), hi_a)
-        val = 0.5 * ((xa - m_a) ** 2).sum(1) - (lmb * (xa @ c - t_a)).sum(1)
-        return z, xa, val
-
     idx = torch.nonzero((target_r - x @ c).abs().amax(1) > thresh_r).squeeze(1)
     lam = torch.zeros(idx.numel(), c.shape[1], dtype=torch.float64, device=c.device)
     m_a, lo_a, hi_a, t_a, th_a = m_r[idx], lo_r[idx], hi_r[idx], target_r[idx], thresh_r[idx]
-    z, xa, val = evaluate(lam, m_a, lo_a, hi_a, t_a)
+    z, xa, val = _dual_point(lam, m_a, lo_a, hi_a, t_a, c)
     it = 0
     while idx.numel() and it < max_iter:
         it += 1
         grad = t_a - xa @ c                                # ascent direction of the concave dual
-        free = ((z > lo_a) & (z < hi_a)).to(torch.float64)
-        hess = torch.einsum("pb,bij->pij", free, cc) + reg * eye
-        step = _solve_small(hess, grad)
+        step = _newton_direction(z, lo_a, hi_a, grad, cc, reg * eye)
         slope = (grad * step).sum(1)
         t = torch.ones_like(slope)
         cand = lam + step
-        zc, xc, vc = evaluate(cand, m_a, lo_a, hi_a, t_a)
+        zc, xc, vc = _dual_point(cand, m_a, lo_a, hi_a, t_a, c)
         for _ in range(40):  # backtracking (Armijo) only on the pixels whose full step fails
-            bad = torch.nonzero(vc < val + 1e-4 * t * slope - 1e-15 * val.abs()).squeeze(1)
+            bad = torch.nonzero(_armijo_fails(vc, val, t, slope)).squeeze(1)
             if not bad.numel():
                 break
             t[bad] *= 0.5
             cand[bad] = lam[bad] + t[bad, None] * step[bad]
-            zc[bad], xc[bad], vc[bad] = evaluate(cand[bad], m_a[bad], lo_a[bad], hi_a[bad], t_a[bad])
+            zc[bad], xc[bad], vc[bad] = _dual_point(cand[bad], m_a[bad], lo_a[bad], hi_a[bad], t_a[bad], c)
         lam, z, xa, val = cand, zc, xc, vc
         done = (t_a - xa @ c).abs().amax(1) <= th_a
         if bool(done.any()):
@@ -211,12 +225,7 @@ def _newton_dual_fixed(m_r: torch.Tensor, lo_r: torch.Tensor, hi_r: torch.Tensor
     base = 1e-12 * torch.trace(c.T @ c)
 
     def evaluate(lmb):
-        z = m_r + lmb @ c.T
-        xa = torch.minimum(torch.maximum(z, lo_r), hi_r)
-        return z, xa, 0.5 * ((xa - m_r) ** 2).sum(1) - (lmb * (xa @ c - target_r)).sum(1)
-
-    def armijo_fails(v, t, slope):
-        return v < val + 1e-4 * t * slope - 1e-15 * val.abs()
+        return _dual_point(lmb, m_r, lo_r, hi_r, target_r, c)
 
     lam = torch.zeros(m_r.shape[0], c.shape[1], dtype=torch.float64, device=c.device)
     z, x, val = evaluate(lam)
@@ -224,19 +233,17 @@ def _newton_dual_fixed(m_r: torch.Tensor, lo_r: torch.Tensor, hi_r: torch.Tensor
     for _ in range(iterations):
         grad = target_r - x @ c
         active = grad.abs().amax(1) > thresh_r
-        free = ((z > lo_r) & (z < hi_r)).to(torch.float64)
-        hess = torch.einsum("pb,bij->pij", free, cc) + mu[:, None, None] * eye
-        step = _solve_small(hess, grad)
+        step = _newton_direction(z, lo_r, hi_r, grad, cc, mu[:, None, None] * eye)
         slope = (grad * step).sum(1)
         t = torch.ones_like(slope)
         zc, xc, vc = evaluate(lam + step)
         for _ in range(halvings):
-            bad = armijo_fails(vc, t, slope)
+            bad = _armijo_fails(vc, val, t, slope)
             t = torch.where(bad, 0.5 * t, t)
             zn, xn, vn = evaluate(lam + t[:, None] * step)
             zc, xc, vc = (torch.where(bad[:, None], zn, zc), torch.where(bad[:, None], xn, xc),
                           torch.where(bad, vn, vc))
-        move = active & ~armijo_fails(vc, t, slope)
+        move = active & ~_armijo_fails(vc, val, t, slope)
         mu = torch.where(move, torch.maximum(0.1 * mu, base), 100.0 * mu)
         lam = torch.where(move[:, None], lam + t[:, None] * step, lam)
         z, x, val = torch.where(move[:, None], zc, z), torch.where(move[:, None], xc, x), torch.where(move, vc, val)
