@@ -154,15 +154,15 @@ def table5_records(results: str | Path) -> dict[str, dict[str, "object"]]:
 def _metric_block(title: str, orig: dict, met: dict, bound: dict) -> list[str]:
     """Markdown rows: the four metrics on the originals and the metamers beside the paired bound, and the
     MRAE breakdown (share of truth below 0.01, MRAE over the rest) where both summaries hold it."""
-    from hsi.metrics import MRAE_BREAKDOWN_KEYS, METRIC_NAMES
+    from hsi.metrics import MRAE_BREAKDOWN_KEYS, METRIC_NAMES, NEAR_ZERO
     lines = [title, "| metric | originals | metamers | paired lower bound |", "|---|---:|---:|---:|"]
     for m in METRIC_NAMES:
         b = f"{bound[m]:.4f}" if m in bound else "-"
         lines.append(f"| {m} | {orig[m]:.4f} | {met[m]:.4f} | {b} |")
     below, above = MRAE_BREAKDOWN_KEYS
     if below in orig and below in met:
-        lines.append(f"| share of truth < 0.01 | {orig[below]:.3f} | {met[below]:.3f} | |")
-        lines.append(f"| MRAE over truth >= 0.01 | {orig[above]:.4f} | {met[above]:.4f} | |")
+        lines.append(f"| share of truth < {NEAR_ZERO:g} | {orig[below]:.3f} | {met[below]:.3f} | |")
+        lines.append(f"| MRAE over truth >= {NEAR_ZERO:g} | {orig[above]:.4f} | {met[above]:.4f} | |")
     return lines
 
 
@@ -238,20 +238,21 @@ ORACLE_METHOD = "rpr2"
 """The per-scene oracle's model: the root-polynomial baseline of degree 2 (``hsi.models.BASELINES``)."""
 
 
-def scene_oracle(record, method: str = ORACLE_METHOD, pooled: bool = False) -> dict[str, dict[str, float]]:
+def scene_oracle(record, method: str = ORACLE_METHOD) -> dict[str, dict]:
     """Mean metrics of ``method`` fitted by least squares to each validation scene's own original spectra.
 
     Not a method (it has seen the answers): the best this per-pixel map can do on the originals, scene by
     scene. Its prediction for a metamer is the one for the original, since both have the same RGB, so its
-    metamer error shows the paired bound at work. ``pooled``: one map fitted to all the scenes' originals
-    at once instead (what a per-pixel map trained on these scenes could reach at best). ``record``: a metamer ``ValidationRecord`` of Table V
-    (its ``args`` and ``data_dir`` name the scenes and the generated data). Returns ``{"original": means,
-    "metamer": means}`` of ``METRIC_NAMES`` and the MRAE breakdown, over the same scenes and crop as the
-    validation (``FullImageDataset``: the paper's per-image min-max RGB normalisation).
+    metamer error shows the paired bound at work. ``record``: a metamer ``ValidationRecord`` of Table V (its
+    ``args`` and ``data_dir`` name the scenes and the generated data). Returns ``{"original": means,
+    "metamer": means, "pooled": {"original": means, "metamer": means}}`` of ``METRIC_NAMES`` and the MRAE
+    breakdown over the validation's scenes and crop (``FullImageDataset``: the paper's per-image min-max RGB
+    normalisation); ``pooled`` is one map fitted to all the scenes' originals at once (what a per-pixel map
+    trained on these scenes could reach at best). The scenes are read once.
     """
     from hsi.data import FullImageDataset, read_split
     from hsi.datasets import get_dataset_spec
-    from hsi.metrics import compute_metrics, mrae_breakdown_metrics, summarise, summarise_keys
+    from hsi.metrics import image_metrics, summarise_rows
     from hsi.models import build_model
     from hsi.train.cli import paired_scenes
     from hsi.train.regression_fit import solve_ridge
@@ -262,25 +263,22 @@ def scene_oracle(record, method: str = ORACLE_METHOD, pooled: bool = False) -> d
     data = {kind: FullImageDataset(paired_scenes(a["dataset_path"], a["dataset_name"], Path(record.data_dir), scenes,
                                                  kind, record.format), None, centre_crop=crop)
             for kind in ("standard", "metamer")}
-    pairs = [(orig, met) for orig, met in zip(data["standard"], data["metamer"])]
+    pairs = list(zip(data["standard"], data["metamer"]))
     model = build_model(method).double()
-
-    def normal_factors(item):                  # (pixels, features), (pixels, bands) of one scene
-        return (model.features(item["rgb"][None].double())[0].flatten(1).T.numpy(),
-                item["cube"].double().flatten(1).T.numpy())
-
-    if pooled:
-        f, y = zip(*(normal_factors(o) for o, _ in pairs))
-        solutions = [solve_ridge(np.concatenate(f), np.concatenate(y), 0.0)] * len(pairs)
-    else:
-        solutions = [solve_ridge(*normal_factors(o), 0.0) for o, _ in pairs]
-    rows: dict[str, list] = {"original": [], "metamer": []}
     border = int(a.get("border") or 0)
-    for (orig, met), solution in zip(pairs, solutions):
-        model.set_solution(solution)
-        with torch.no_grad():
-            for kind, item in (("original", orig), ("metamer", met)):
-                pred, truth = model(item["rgb"][None].double()).float(), item["cube"][None]
-                m = {**compute_metrics(pred, truth, border=border), **mrae_breakdown_metrics(pred, truth, border)}
-                rows[kind].append({k: float(v[0]) for k, v in m.items()})
-    return {kind: {**summarise(r), **summarise_keys(r)} for kind, r in rows.items()}
+    # least-squares factors of each scene's originals: (pixels, features), (pixels, bands)
+    factors = [(model.features(o["rgb"][None].double())[0].flatten(1).T.numpy(),
+                o["cube"].double().flatten(1).T.numpy()) for o, _ in pairs]
+    pooled = solve_ridge(np.concatenate([f for f, _ in factors]), np.concatenate([y for _, y in factors]), 0.0)
+
+    def means(solutions) -> dict[str, dict[str, float]]:
+        rows: dict[str, list] = {"original": [], "metamer": []}
+        for (orig, met), solution in zip(pairs, solutions):
+            model.set_solution(solution)
+            with torch.no_grad():
+                for kind, item in (("original", orig), ("metamer", met)):
+                    pred = model(item["rgb"][None].double()).float()
+                    rows[kind].append(image_metrics(pred, item["cube"][None], border))
+        return {kind: summarise_rows(r) for kind, r in rows.items()}
+
+    return {**means([solve_ridge(f, y, 0.0) for f, y in factors]), "pooled": means([pooled] * len(pairs))}

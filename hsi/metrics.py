@@ -203,3 +203,18 @@ def summarise_keys(per_image: Iterable[Mapping[str, float]], keys: Iterable[str]
         if any(name in r for r in rows):
             out[name] = sum(vals) / len(vals) if vals else math.nan
     return out
+
+
+def image_metrics(p: torch.Tensor, g: torch.Tensor, border: int = 0) -> dict[str, float]:
+    """One validation row: ``compute_metrics`` and the MRAE breakdown (``mrae_breakdown_metrics``) of a single
+    image (``p``, ``g``: ``(1, bands, H, W)``) as floats."""
+    m = compute_metrics(p, g, border=border)
+    m.update(mrae_breakdown_metrics(p, g, border=border))   # where MRAE comes from
+    return {k: float(v[0]) for k, v in m.items()}
+
+
+def summarise_rows(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Mean over images of the four metrics (``summarise``) and of the MRAE breakdown (``summarise_keys``)."""
+    rows = list(rows)
+    return {**summarise(rows), **summarise_keys(rows)}
+

@@ -59,9 +59,7 @@ def _table5(results: Path) -> int:
         raise ToolkitError(f"no Table V validations under {results / 'table5'} (run "
                            "scripts/table5_metamer_validation.sh)")
     metamer_records = [recs["metamer"] for recs in records.values() if "metamer" in recs]
-    oracle = None
-    if metamer_records:
-        oracle = {**scene_oracle(metamer_records[0]), "pooled": scene_oracle(metamer_records[0], pooled=True)}
+    oracle = scene_oracle(metamer_records[0]) if metamer_records else None
     text = format_table5(records, oracle)
     atomic_write_text(results / "table5_summary.md", text)
     cards = add_table5_to_model_cards(records)

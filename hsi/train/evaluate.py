@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 import torch
 from tqdm import tqdm
 
-from hsi.metrics import compute_metrics, mrae_breakdown_metrics, summarise, summarise_keys
+from hsi.metrics import image_metrics, summarise_rows
 from hsi.models.adapter import ZooModule, run_model
 from hsi.models.ensemble import self_ensemble
 
@@ -63,9 +63,7 @@ def evaluate(model: torch.nn.Module, method: str, samples: Iterable[dict], devic
                 rgb, cube = rgb.unsqueeze(0), cube.unsqueeze(0)
             rgb, cube = rgb.to(device), cube.to(device)
             pred = predict(model, method, rgb, srf, amp, ensemble)
-            m = compute_metrics(pred, cube, border=border)
-            m.update(mrae_breakdown_metrics(pred, cube, border=border))   # where MRAE comes from
-            row = {"name": name, **{k: float(v[0]) for k, v in m.items()}}
+            row = {"name": name, **image_metrics(pred, cube, border=border)}
             if loss_fn is not None:
                 row["loss"] = float(loss_fn(pred, cube))
             rows.append(row)
@@ -73,7 +71,7 @@ def evaluate(model: torch.nn.Module, method: str, samples: Iterable[dict], devic
                 on_prediction(name, pred[0])
     finally:
         model.train(was_training)
-    summary = {**summarise(rows), **summarise_keys(rows)}
+    summary = summarise_rows(rows)
     if loss_fn is not None and rows:
         summary["loss"] = sum(r["loss"] for r in rows) / len(rows)
     return rows, summary
