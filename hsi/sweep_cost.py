@@ -109,13 +109,15 @@ class Rate:
 # --- the runs of a driver --------------------------------------------------------------------------
 
 def engine_mode(amp: bool, compile_: bool, compile_mode: str) -> str | None:
-    """The bench mode of a run's engine flags (compile mode ``auto`` = CUDA graphs with one run per GPU)."""
+    """The bench mode of a run's engine flags, for one run per GPU (the engine's ``resolve_compile_mode``:
+    ``auto`` = CUDA graphs there); None for a combination the bench does not measure."""
+    from hsi.train.engine import resolve_compile_mode
     if not compile_:
         return "amp" if amp else "fp32"
     if not amp:
         return None
-    return "amp+compile-ro" if compile_mode in ("auto", "reduce-overhead") else (
-        "amp+compile" if compile_mode == "default" else None)
+    return {"reduce-overhead": "amp+compile-ro", "default": "amp+compile"}.get(
+        resolve_compile_mode(compile_mode, "cuda", 1))
 
 
 @functools.lru_cache(maxsize=1)

@@ -78,3 +78,14 @@ def test_trainer_resume_continues_from_last_checkpoint(tiny, tmp_path):
 def test_ddp_flag_comes_from_the_registry():
     assert get_spec("hrnet").find_unused_parameters
     assert not any(get_spec(m).find_unused_parameters for m in ("mst_plus_plus", "hprn", "ssrnet"))
+
+
+def test_resolve_compile_mode_uses_cuda_graphs_only_on_one_gpu_process():
+    from hsi.sweep_cost import engine_mode
+    from hsi.train.engine import resolve_compile_mode
+    assert resolve_compile_mode("auto", "cuda", 1) == "reduce-overhead"
+    assert resolve_compile_mode("auto", "cuda", 2) == "default" and resolve_compile_mode("auto", "cpu") == "default"
+    assert resolve_compile_mode("max-autotune", "cpu", 4) == "max-autotune"
+    # the cost planner reads a run's flags the way the engine resolves them for one run per GPU
+    assert engine_mode(True, True, "auto") == "amp+compile-ro" and engine_mode(True, True, "default") == "amp+compile"
+    assert engine_mode(True, True, "max-autotune") is None and engine_mode(False, False, "auto") == "fp32"

@@ -202,6 +202,14 @@ def _move_aside(out: Path) -> Path:
     return target
 
 
+def resolve_compile_mode(mode: str, device_type: str, world_size: int = 1) -> str:
+    """The ``torch.compile`` mode a run uses: ``auto`` is ``reduce-overhead`` (CUDA graphs) on one GPU
+    process and ``default`` otherwise (CPU, or under DDP); any other mode is used as given."""
+    if mode != "auto":
+        return mode
+    return "reduce-overhead" if device_type == "cuda" and world_size == 1 else "default"
+
+
 def check_run_folder(out: str | os.PathLike, cfg: "TrainConfig", overwrite: bool = False) -> Path | None:
     """Refuse, before any work, to train into a folder that holds a run unless asked how.
 
@@ -366,9 +374,7 @@ class Trainer:
     def _wrap(self) -> None:
         """``net``: the model, compiled (``cfg.compile``) and DDP-wrapped (several processes)."""
         cfg, device = self.cfg, self.device
-        mode = cfg.compile_mode
-        if mode == "auto":
-            mode = "reduce-overhead" if device.type == "cuda" and self.info.world_size == 1 else "default"
+        mode = resolve_compile_mode(cfg.compile_mode, device.type, self.info.world_size)
         self.compile_mode = mode
         self.net = self.model
         if cfg.compile:
